@@ -1,1 +1,38 @@
-fn main() { painters::hello(); }
+//! `painters`: the command-line front end of the painters workspace.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// Run a pretrained transformer's layers under layer schedules, and measure what that does.
+#[derive(Parser)]
+#[command(name = "painters", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a schedule (text, JSON, or a paper preset), print its steps and plan figures.
+    Schedule(cli::schedule::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Schedule(args) => cli::schedule::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

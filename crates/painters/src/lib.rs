@@ -32,6 +32,7 @@ pub mod plan;
 pub mod rng;
 pub mod schedule;
 mod syntax;
+pub mod weights;
 
 pub use cache::{KvCache, KvState};
 pub use error::{PathSegment, ScheduleError, StepPath};

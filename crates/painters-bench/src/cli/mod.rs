@@ -1,0 +1,53 @@
+//! Subcommands of the `painters` binary. Each returns a [`CliError`]: a cause and a hint, printed on
+//! one line each by `main`, with a non-zero exit.
+
+pub mod schedule;
+
+use std::fmt;
+
+/// A command-line failure: what went wrong and, where we know it, how to fix it.
+#[derive(Debug)]
+pub struct CliError {
+    cause: String,
+    hint: Option<String>,
+}
+
+impl CliError {
+    pub fn new(cause: impl fmt::Display) -> Self {
+        CliError {
+            cause: cause.to_string(),
+            hint: None,
+        }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.cause)
+    }
+}
+
+impl From<painters::ScheduleError> for CliError {
+    fn from(e: painters::ScheduleError) -> Self {
+        let hint = match &e {
+            painters::ScheduleError::Syntax { .. } => {
+                "schedule text looks like `0..=14, par(15..=16)x3, 17..32`; see docs/schedule-syntax.md"
+            }
+            painters::ScheduleError::Json { .. } => {
+                "schedule JSON looks like {\"steps\":[{\"block\":0},{\"parallel\":[1,2],\"loops\":1}]}"
+            }
+            painters::ScheduleError::BlockOutOfRange { .. } => {
+                "check --layers (the model's block count) against the block indices"
+            }
+            _ => "see `painters schedule --help`",
+        };
+        CliError::new(e).with_hint(hint)
+    }
+}
