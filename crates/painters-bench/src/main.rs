@@ -18,12 +18,15 @@ struct Cli {
 enum Command {
     /// Validate a schedule (text, JSON, or a paper preset), print its steps and plan figures.
     Schedule(cli::schedule::Args),
+    /// Run the cases of a golden-fixture manifest and compare every output with the reference.
+    Conformance(cli::conformance::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Schedule(args) => cli::schedule::run(args),
+        Command::Conformance(args) => cli::conformance::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

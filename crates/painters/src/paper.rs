@@ -41,7 +41,11 @@ impl Middle {
     /// The split with M affected blocks: `N = (T − M − 1) / 2`, so M must have the parity of T − 1.
     pub fn from_m(layers: usize, m: usize) -> Result<Self, ScheduleError> {
         if m == 0 || m >= layers || !(layers - m - 1).is_multiple_of(2) {
-            let parity = if layers.is_multiple_of(2) { "odd" } else { "even" };
+            let parity = if layers.is_multiple_of(2) {
+                "odd"
+            } else {
+                "even"
+            };
             return Err(ScheduleError::Preset(format!(
                 "M={m} affected blocks is not possible with T={layers}: M must be {parity} and between 1 and {}",
                 layers.saturating_sub(1)

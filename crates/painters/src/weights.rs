@@ -41,7 +41,9 @@ pub enum WeightError {
         expected: Vec<usize>,
         found: Vec<usize>,
     },
-    #[error("{path}: tensor `{tensor}` has dtype {dtype}, which is not supported here (supported: {supported})")]
+    #[error(
+        "{path}: tensor `{tensor}` has dtype {dtype}, which is not supported here (supported: {supported})"
+    )]
     Dtype {
         path: PathBuf,
         tensor: String,
@@ -327,7 +329,9 @@ impl TensorSource for SafetensorsCheckpoint {
         &self.root
     }
     fn shape(&self, name: &str) -> Option<Vec<usize>> {
-        self.index.get(name).and_then(|&i| self.files[i].shape(name))
+        self.index
+            .get(name)
+            .and_then(|&i| self.files[i].shape(name))
     }
     fn read(&self, name: &str) -> Result<HostTensor, WeightError> {
         match self.index.get(name) {

@@ -110,7 +110,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
             })?;
             let variant = Variant::parse(name, args.seed, args.loops)?;
             let s = match (args.n, args.m) {
-                (_, Some(m)) if variant.uses_middle() => variant.on_middle(Middle::from_m(layers, m)?),
+                (_, Some(m)) if variant.uses_middle() => {
+                    variant.on_middle(Middle::from_m(layers, m)?)
+                }
                 (Some(n), None) => variant.schedule(layers, n)?,
                 (None, None) if variant == Variant::Full => LayerSchedule::full(layers),
                 _ => {
@@ -181,7 +183,10 @@ fn pretty_with_compact_steps(v: &serde_json::Value) -> String {
                 .unwrap_or_default()
                 .replace('\n', "\n  "),
         };
-        lines.push(format!("  {}: {body}{comma}", serde_json::Value::from(k.as_str())));
+        lines.push(format!(
+            "  {}: {body}{comma}",
+            serde_json::Value::from(k.as_str())
+        ));
     }
     lines.push("}".to_string());
     lines.join("\n")

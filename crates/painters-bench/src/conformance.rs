@@ -1,0 +1,465 @@
+//! The conformance runner: executes every case of a golden-fixture manifest and compares each output
+//! tensor with the PyTorch/HF reference under the case's tolerance.
+//!
+//! The manifest format is the one of `tests/fixtures/manifest.json` (documented in that folder's
+//! README): kinds `forward`, `generate_greedy` and `cosine_matrix`; models given by `dir` (relative to
+//! the manifest) or, for packaged real models, by `package`, found under a models folder laid out as
+//! `scripts/fetch-models.sh` makes it. The same runner serves users (`painters conformance`), the test
+//! suite and CI.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use burn::tensor::{Device, Tensor};
+use painters::exec::{HiddenStates, ObservePoint, Transformer};
+use painters::weights::{SafetensorsFile, TensorSource};
+use painters::{KvMode, LayerSchedule, Plan};
+use painters_llama::generate::{GenerateOptions, Sampling, generate};
+use painters_llama::{LlamaInput, LlamaModel};
+use serde_json::Value;
+
+use crate::models;
+
+/// Why the runner could not start (a case that fails or cannot run is a failed [`CaseResult`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ConformanceError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a fixture manifest: {message}")]
+    Manifest { path: PathBuf, message: String },
+}
+
+/// The outcome of one case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    pub id: String,
+    pub passed: bool,
+    /// The tensor with the largest error relative to its tolerance, and its max absolute error.
+    pub worst: Option<(String, f64)>,
+    /// Why the case failed, when it did.
+    pub message: Option<String>,
+}
+
+impl CaseResult {
+    /// One line: `PASS id  worst=tensor max_err=…` or `FAIL id  reason`.
+    pub fn line(&self) -> String {
+        let worst = match &self.worst {
+            Some((t, e)) => format!("  worst={t} max_err={e:.3e}"),
+            None => String::new(),
+        };
+        match (&self.passed, &self.message) {
+            (true, _) => format!("PASS {}{worst}", self.id),
+            (false, Some(m)) => format!("FAIL {}{worst}  {m}", self.id),
+            (false, None) => format!("FAIL {}{worst}", self.id),
+        }
+    }
+}
+
+/// Output tensors of one case, by golden name: f32 values with their shape.
+type Outputs = HashMap<String, (Vec<usize>, Vec<f64>)>;
+
+/// Runs cases of a manifest; loaded models are kept for the cases that share them.
+pub struct Runner {
+    root: PathBuf,
+    models_dir: PathBuf,
+    device: Device,
+    llama: HashMap<PathBuf, Rc<LlamaModel>>,
+}
+
+impl Runner {
+    pub fn new(manifest: &Path, models_dir: PathBuf, device: Device) -> Self {
+        Runner {
+            root: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
+            models_dir,
+            device,
+            llama: HashMap::new(),
+        }
+    }
+
+    /// Read a manifest's cases, keeping those whose id contains `filter`.
+    pub fn cases(manifest: &Path, filter: Option<&str>) -> Result<Vec<Value>, ConformanceError> {
+        let text = std::fs::read_to_string(manifest).map_err(|source| ConformanceError::Io {
+            path: manifest.to_path_buf(),
+            source,
+        })?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| ConformanceError::Manifest {
+            path: manifest.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let cases =
+            v.get("cases")
+                .and_then(Value::as_array)
+                .ok_or_else(|| ConformanceError::Manifest {
+                    path: manifest.to_path_buf(),
+                    message: "no \"cases\" array".into(),
+                })?;
+        Ok(cases
+            .iter()
+            .filter(|c| {
+                filter.is_none_or(|f| {
+                    c.get("id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| id.contains(f))
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    /// Run one case and compare its outputs.
+    pub fn run_case(&mut self, case: &Value) -> CaseResult {
+        let id = case
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("<no id>")
+            .to_string();
+        match self.try_case(case) {
+            Ok(r) => CaseResult { id, ..r },
+            Err(message) => CaseResult {
+                id,
+                passed: false,
+                worst: None,
+                message: Some(message),
+            },
+        }
+    }
+
+    fn try_case(&mut self, case: &Value) -> Result<CaseResult, String> {
+        let arch = case["model"]["arch"].as_str().unwrap_or("");
+        let kind = case["kind"].as_str().unwrap_or("");
+        let schedule = LayerSchedule::from_json(&case["schedule"]).map_err(|e| e.to_string())?;
+        let inputs = self.inputs(case)?;
+        let wanted: Vec<String> = case["output"]["tensors"]
+            .as_object()
+            .ok_or("case has no output tensors")?
+            .keys()
+            .cloned()
+            .collect();
+        let outputs = match arch {
+            "llama" => {
+                let model = self.llama_model(case)?;
+                let plan = Plan::compile(&schedule, model.num_blocks(), KvMode::Exact)
+                    .map_err(|e| e.to_string())?;
+                match kind {
+                    "forward" => llama_forward(&model, &plan, &inputs, &wanted)?,
+                    "generate_greedy" => {
+                        let n = case["generation"]["max_new_tokens"].as_u64().unwrap_or(8) as usize;
+                        llama_generate(&model, &plan, &inputs, n)?
+                    }
+                    "cosine_matrix" => llama_cosine(&model, &plan, &inputs)?,
+                    other => return Err(format!("unknown case kind `{other}`")),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "architecture `{other}` is not supported by this runner yet"
+                ));
+            }
+        };
+        let mask = inputs.get("attention_mask").map(|(_, m)| m.clone());
+        self.compare(case, &outputs, mask.as_deref())
+    }
+
+    /// The case's input tensors (ids, masks, token types) as i64.
+    fn inputs(&self, case: &Value) -> Result<HashMap<String, (Vec<usize>, Vec<i64>)>, String> {
+        let file = case["input"]["file"]
+            .as_str()
+            .ok_or("case has no input file")?;
+        let f = SafetensorsFile::open(self.root.join(file)).map_err(|e| e.to_string())?;
+        let mut out = HashMap::new();
+        for (role, name) in case["input"]["tensors"]
+            .as_object()
+            .ok_or("no input tensors")?
+        {
+            let name = name.as_str().ok_or("input tensor name is not a string")?;
+            out.insert(role.clone(), f.read_i64(name).map_err(|e| e.to_string())?);
+        }
+        Ok(out)
+    }
+
+    fn model_path(&self, case: &Value) -> Result<PathBuf, String> {
+        let m = &case["model"];
+        if let Some(dir) = m["dir"].as_str() {
+            return Ok(self.root.join(dir));
+        }
+        let package = m["package"]
+            .as_str()
+            .ok_or("model has neither `dir` nor `package`")?;
+        let path =
+            models::packaged_model_path(&self.models_dir, package).map_err(|e| e.to_string())?;
+        if let Some(sha) = m["sha256"].as_str() {
+            models::check_sha256(&path, sha).map_err(|e| e.to_string())?;
+        }
+        Ok(path)
+    }
+
+    fn llama_model(&mut self, case: &Value) -> Result<Rc<LlamaModel>, String> {
+        let path = self.model_path(case)?;
+        if let Some(m) = self.llama.get(&path) {
+            return Ok(m.clone());
+        }
+        let m = Rc::new(LlamaModel::load(&path, &self.device).map_err(|e| e.to_string())?);
+        self.llama.insert(path, m.clone());
+        Ok(m)
+    }
+
+    fn compare(
+        &self,
+        case: &Value,
+        outputs: &Outputs,
+        mask: Option<&[i64]>,
+    ) -> Result<CaseResult, String> {
+        let file = case["output"]["file"]
+            .as_str()
+            .ok_or("case has no golden file")?;
+        let golden = SafetensorsFile::open(self.root.join(file)).map_err(|e| e.to_string())?;
+        let mut worst: Option<(String, f64, f64)> = None;
+        let mut failures = Vec::new();
+        for (name, spec) in case["output"]["tensors"]
+            .as_object()
+            .ok_or("no output tensors")?
+        {
+            let (shape, got) = outputs
+                .get(name)
+                .ok_or_else(|| format!("runner produced no `{name}`"))?;
+            let exact = spec["tolerance"].as_str() == Some("exact");
+            let (gshape, want): (Vec<usize>, Vec<f64>) = if exact {
+                let (s, v) = golden.read_i64(name).map_err(|e| e.to_string())?;
+                (s, v.into_iter().map(|x| x as f64).collect())
+            } else {
+                let t = golden.read(name).map_err(|e| e.to_string())?;
+                (t.shape, t.data.into_iter().map(f64::from).collect())
+            };
+            if *shape != gshape {
+                failures.push(format!("{name}: shape {shape:?}, golden {gshape:?}"));
+                continue;
+            }
+            let (atol, rtol) = if exact {
+                (0.0, 0.0)
+            } else {
+                (
+                    spec["tolerance"]["atol"].as_f64().unwrap_or(1e-5),
+                    spec["tolerance"]["rtol"].as_f64().unwrap_or(1e-4),
+                )
+            };
+            // Positions where attention_mask == 0 are not compared (per-position tensors [B, L, …]).
+            let per_pos = mask.filter(|m| shape.len() >= 2 && shape[0] * shape[1] == m.len());
+            let inner: usize = shape.iter().skip(2).product();
+            let (mut max_err, mut max_ratio) = (0.0f64, 0.0f64);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                if per_pos.is_some_and(|m| m[i / inner.max(1)] == 0) {
+                    continue;
+                }
+                let err = (g - w).abs();
+                let ratio = if atol + rtol * w.abs() == 0.0 {
+                    if err == 0.0 { 0.0 } else { f64::INFINITY }
+                } else {
+                    err / (atol + rtol * w.abs())
+                };
+                if err.is_nan() || ratio.is_nan() {
+                    max_ratio = f64::INFINITY;
+                    max_err = f64::NAN;
+                    break;
+                }
+                max_err = max_err.max(err);
+                max_ratio = max_ratio.max(ratio);
+            }
+            if max_ratio > 1.0 {
+                failures.push(format!(
+                    "{name}: max_err {max_err:.3e} > atol {atol:e} + rtol {rtol:e}·|golden|"
+                ));
+            }
+            if worst.as_ref().is_none_or(|w| max_ratio > w.2) {
+                worst = Some((name.clone(), max_err, max_ratio));
+            }
+        }
+        Ok(CaseResult {
+            id: String::new(),
+            passed: failures.is_empty(),
+            worst: worst.map(|(n, e, _)| (n, e)),
+            message: (!failures.is_empty()).then(|| failures.join("; ")),
+        })
+    }
+}
+
+fn to_host<const D: usize>(t: &Tensor<D>) -> Result<(Vec<usize>, Vec<f64>), String> {
+    let shape = t.dims().to_vec();
+    let v = t
+        .clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
+    Ok((shape, v.into_iter().map(f64::from).collect()))
+}
+
+fn llama_input(inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>) -> Result<LlamaInput, String> {
+    let (shape, ids) = inputs.get("input_ids").ok_or("no input_ids")?;
+    let &[batch, seq] = shape.as_slice() else {
+        return Err(format!(
+            "input_ids has shape {shape:?}, expected [batch, seq]"
+        ));
+    };
+    let ids = ids
+        .iter()
+        .map(|&i| u32::try_from(i).map_err(|_| format!("token id {i} out of range")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let attention_mask = inputs
+        .get("attention_mask")
+        .map(|(_, m)| m.iter().map(|&x| (x != 0) as u8).collect());
+    Ok(LlamaInput {
+        ids,
+        batch,
+        seq,
+        attention_mask,
+    })
+}
+
+fn llama_forward(
+    model: &LlamaModel,
+    plan: &Plan,
+    inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>,
+    wanted: &[String],
+) -> Result<Outputs, String> {
+    let input = llama_input(inputs)?;
+    let mut obs = HiddenStates::default();
+    let logits = model
+        .forward(plan, &input, None, &mut obs)
+        .map_err(|e| e.to_string())?;
+    let mut out = Outputs::new();
+    let last_step = plan.stats().steps.checked_sub(1);
+    for name in wanted {
+        let t: Tensor<3> = match name.as_str() {
+            "logits" => logits.clone(),
+            "last_logits" => {
+                let [b, s, v] = logits.dims();
+                let (_, data) = to_host(&logits.clone().narrow(1, s - 1, 1).reshape([b, v]))?;
+                out.insert(name.clone(), (vec![b, v], data));
+                continue;
+            }
+            "hidden.emb" => state(&obs, ObservePoint::Embedding)?,
+            "hidden.final_norm" | "final_hidden" => state(&obs, ObservePoint::FinalNorm)?,
+            "last_block_output" => match last_step {
+                Some(j) => state(&obs, ObservePoint::Step(j))?,
+                None => state(&obs, ObservePoint::Embedding)?,
+            },
+            other => match other
+                .strip_prefix("hidden.block.")
+                .and_then(|j| j.parse().ok())
+            {
+                Some(j) => state(&obs, ObservePoint::Step(j))?,
+                None => {
+                    return Err(format!(
+                        "unknown output tensor `{other}` for a llama forward case"
+                    ));
+                }
+            },
+        };
+        out.insert(name.clone(), to_host(&t)?);
+    }
+    Ok(out)
+}
+
+fn state(obs: &HiddenStates, at: ObservePoint) -> Result<Tensor<3>, String> {
+    obs.get(at)
+        .cloned()
+        .ok_or_else(|| format!("no hidden state at {at:?}"))
+}
+
+fn llama_generate(
+    model: &LlamaModel,
+    plan: &Plan,
+    inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>,
+    max_new_tokens: usize,
+) -> Result<Outputs, String> {
+    let input = llama_input(inputs)?;
+    if input.batch != 1 {
+        return Err("generation cases must have batch 1".into());
+    }
+    let opts = GenerateOptions {
+        max_new_tokens,
+        sampling: Sampling::Greedy,
+        eos_ids: Vec::new(),
+        keep_logits: true,
+    };
+    let g = generate(model, plan, &input.ids, &opts, |_| false).map_err(|e| e.to_string())?;
+    let n = g.new_ids.len();
+    let vocab = model.config().vocab_size;
+    let ids = |v: &[u32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    let full: Vec<u32> = input.ids.iter().chain(&g.new_ids).copied().collect();
+    let mut out = Outputs::new();
+    out.insert("new_ids".into(), (vec![1, n], ids(&g.new_ids)));
+    out.insert("full_ids".into(), (vec![1, full.len()], ids(&full)));
+    out.insert(
+        "step_logits".into(),
+        (
+            vec![n, vocab],
+            g.step_logits.concat().into_iter().map(f64::from).collect(),
+        ),
+    );
+    Ok(out)
+}
+
+/// `cosine[a][b]` = mean over token positions of cos(s_a[t], s_b[t]) over the T+1 states (embedding
+/// output, then every step's output, before the final norm), computed in f64 from f32 states.
+fn llama_cosine(
+    model: &LlamaModel,
+    plan: &Plan,
+    inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>,
+) -> Result<Outputs, String> {
+    let input = llama_input(inputs)?;
+    let mut obs = HiddenStates::default();
+    model
+        .forward(plan, &input, None, &mut obs)
+        .map_err(|e| e.to_string())?;
+    let states: Vec<(Vec<usize>, Vec<f64>)> = obs
+        .states
+        .iter()
+        .filter(|(p, _)| matches!(p, ObservePoint::Embedding | ObservePoint::Step(_)))
+        .map(|(_, t)| to_host(t))
+        .collect::<Result<_, _>>()?;
+    let n = states.len();
+    let d = states.first().map_or(1, |(s, _)| *s.last().unwrap_or(&1));
+    let positions = states.first().map_or(0, |(_, v)| v.len() / d.max(1));
+    let mut cos = vec![0.0; n * n];
+    for a in 0..n {
+        for b in 0..n {
+            let mut total = 0.0;
+            for t in 0..positions {
+                let x = &states[a].1[t * d..(t + 1) * d];
+                let y = &states[b].1[t * d..(t + 1) * d];
+                let dot: f64 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+                let nx: f64 = x.iter().map(|p| p * p).sum::<f64>().sqrt();
+                let ny: f64 = y.iter().map(|q| q * q).sum::<f64>().sqrt();
+                total += dot / (nx * ny).max(1e-300);
+            }
+            cos[a * n + b] = total / positions.max(1) as f64;
+        }
+    }
+    let mut out = Outputs::new();
+    out.insert("cosine".into(), (vec![n, n], cos));
+    Ok(out)
+}
+
+/// Run every case (matching `filter`) of a manifest, printing one line per case as it finishes.
+pub fn run_manifest(
+    manifest: &Path,
+    models_dir: PathBuf,
+    filter: Option<&str>,
+    device: Device,
+    mut print: impl FnMut(&CaseResult),
+) -> Result<Vec<CaseResult>, ConformanceError> {
+    let cases = Runner::cases(manifest, filter)?;
+    let mut runner = Runner::new(manifest, models_dir, device);
+    let mut results = Vec::with_capacity(cases.len());
+    for c in &cases {
+        let r = runner.run_case(c);
+        print(&r);
+        results.push(r);
+    }
+    Ok(results)
+}

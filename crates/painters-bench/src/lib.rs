@@ -1,0 +1,8 @@
+//! # painters-bench
+//!
+//! The harness around the `painters` core: the conformance runner against the PyTorch reference,
+//! model discovery, and (growing) the evaluation tasks, sweeps and reports behind the `painters` CLI.
+
+pub mod conformance;
+pub mod device;
+pub mod models;

@@ -1,0 +1,368 @@
+//! The Llama model: RMSNorm, rotate-half RoPE, grouped-query attention, SwiGLU, as HF's
+//! `modeling_llama.py` (transformers 5.x) computes them in float32.
+//!
+//! Projections are fused at load time (Q/K/V into one `[d, (h + 2·kv)·hd]` matrix, gate/up into one
+//! `[d, 2·ffn]`), and stored transposed so that every projection is one `x · W` without a transpose
+//! per call.
+
+use burn::tensor::activation::silu;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use painters::exec::{Block, BlockOutput, ObservePoint, Observer, Transformer};
+use painters::{ExecError, KvState};
+
+use crate::config::LlamaConfig;
+
+/// The sizes a block needs at run time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dims {
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub ffn: usize,
+    pub eps: f64,
+}
+
+/// One decoder layer (`LlamaDecoderLayer`).
+#[derive(Clone, Debug)]
+pub struct LlamaBlock {
+    pub(crate) attn_norm: Tensor<1>,
+    /// `[d, (heads + 2·kv_heads)·head_dim]`: q, then k, then v columns.
+    pub(crate) w_qkv: Tensor<2>,
+    /// `[heads·head_dim, d]`.
+    pub(crate) w_o: Tensor<2>,
+    pub(crate) mlp_norm: Tensor<1>,
+    /// `[d, 2·ffn]`: gate, then up columns.
+    pub(crate) w_gate_up: Tensor<2>,
+    /// `[ffn, d]`.
+    pub(crate) w_down: Tensor<2>,
+    pub(crate) dims: Dims,
+}
+
+/// What every block application of one forward call shares: RoPE tables and the attention mask.
+pub struct LlamaContext {
+    /// `[1, 1, seq, head_dim]`, for positions `past_len..past_len + seq`.
+    cos: Tensor<4>,
+    sin: Tensor<4>,
+    /// `[batch, heads, seq, past_len + seq]`, true where a query must not see a key; None when every
+    /// query sees every key (a single new token with no padding).
+    mask: Option<Tensor<4, Bool>>,
+}
+
+/// `x · rsqrt(mean(x²) + eps) · w`, over the last axis.
+pub(crate) fn rms_norm(x: Tensor<3>, w: &Tensor<1>, eps: f64) -> Tensor<3> {
+    let var = x.clone().square().mean_dim(2);
+    let d = w.dims()[0];
+    x.mul(var.add_scalar(eps).sqrt().recip())
+        .mul(w.clone().reshape([1, 1, d]))
+}
+
+/// `x · W` for `x: [b, s, i]`, `W: [i, o]`.
+fn project(x: Tensor<3>, w: &Tensor<2>) -> Tensor<3> {
+    let [b, s, i] = x.dims();
+    let o = w.dims()[1];
+    x.reshape([b * s, i]).matmul(w.clone()).reshape([b, s, o])
+}
+
+/// HF `apply_rotary_pos_emb`: `x·cos + rotate_half(x)·sin`, with `rotate_half(x) = [−x₂, x₁]`.
+fn rope(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
+    let hd = x.dims()[3];
+    let x1 = x.clone().narrow(3, 0, hd / 2);
+    let x2 = x.clone().narrow(3, hd / 2, hd / 2);
+    let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+    x.mul(cos.clone()) + rotated.mul(sin.clone())
+}
+
+/// `[b, kv, t, hd]` → `[b, kv·rep, t, hd]`, each kv head serving `rep` query heads (HF `repeat_kv`).
+fn repeat_kv(x: Tensor<4>, rep: usize) -> Tensor<4> {
+    if rep == 1 {
+        return x;
+    }
+    let [b, kv, t, hd] = x.dims();
+    x.unsqueeze_dim::<5>(2)
+        .expand([b, kv, rep, t, hd])
+        .reshape([b, kv * rep, t, hd])
+}
+
+impl Block for LlamaBlock {
+    type Context = LlamaContext;
+
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        ctx: &LlamaContext,
+        past: Option<&KvState>,
+        want_kv: bool,
+    ) -> BlockOutput {
+        let Dims {
+            heads,
+            kv_heads,
+            head_dim: hd,
+            ..
+        } = self.dims;
+        let [b, s, d] = x.dims();
+        let h = rms_norm(x.clone(), &self.attn_norm, self.dims.eps);
+        let qkv = project(h, &self.w_qkv);
+        let split = |start: usize, n: usize| {
+            qkv.clone()
+                .narrow(2, start * hd, n * hd)
+                .reshape([b, s, n, hd])
+                .swap_dims(1, 2)
+        };
+        let q = rope(split(0, heads), &ctx.cos, &ctx.sin);
+        let k = rope(split(heads, kv_heads), &ctx.cos, &ctx.sin);
+        let v = split(heads + kv_heads, kv_heads);
+        let (k_all, v_all) = match past {
+            Some(p) => (
+                Tensor::cat(vec![p.key.clone(), k.clone()], 2),
+                Tensor::cat(vec![p.value.clone(), v.clone()], 2),
+            ),
+            None => (k.clone(), v.clone()),
+        };
+        let rep = heads / kv_heads;
+        let ctx_out = attention(
+            q,
+            repeat_kv(k_all, rep),
+            repeat_kv(v_all, rep),
+            ctx.mask.clone(),
+            None,
+            AttentionModuleOptions::default(),
+        );
+        let attn = ctx_out.swap_dims(1, 2).reshape([b, s, heads * hd]);
+        let x = x + project(attn, &self.w_o);
+        let h = rms_norm(x.clone(), &self.mlp_norm, self.dims.eps);
+        let gu = project(h, &self.w_gate_up);
+        let ffn = self.dims.ffn;
+        let act = silu(gu.clone().narrow(2, 0, ffn)) * gu.narrow(2, ffn, ffn);
+        let out = x + project(act, &self.w_down);
+        debug_assert_eq!(out.dims(), [b, s, d]);
+        BlockOutput {
+            hidden: out,
+            kv: want_kv.then_some(KvState { key: k, value: v }),
+        }
+    }
+}
+
+/// Token ids for one forward call, on the host: `batch` rows of `seq` ids each.
+///
+/// `attention_mask` (1 = real token, 0 = padding), when given, covers every key the call attends to:
+/// the cached positions first, then the new ones (`batch × (past_len + seq)`), as in HF.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlamaInput {
+    pub ids: Vec<u32>,
+    pub batch: usize,
+    pub seq: usize,
+    pub attention_mask: Option<Vec<u8>>,
+}
+
+impl LlamaInput {
+    /// Rows of equal length, no padding.
+    pub fn new(rows: &[Vec<u32>]) -> Result<Self, LlamaError> {
+        let seq = rows.first().map_or(0, Vec::len);
+        if rows.iter().any(|r| r.len() != seq) {
+            return Err(LlamaError::Input(
+                "rows of different lengths: pad them and pass an attention mask (LlamaInput::padded)".into(),
+            ));
+        }
+        Ok(LlamaInput {
+            ids: rows.concat(),
+            batch: rows.len(),
+            seq,
+            attention_mask: None,
+        })
+    }
+
+    /// Rows of different lengths, right-padded with `pad` and masked.
+    pub fn padded(rows: &[Vec<u32>], pad: u32) -> Self {
+        let seq = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ids = Vec::with_capacity(rows.len() * seq);
+        let mut mask = Vec::with_capacity(rows.len() * seq);
+        for r in rows {
+            ids.extend_from_slice(r);
+            ids.extend(std::iter::repeat_n(pad, seq - r.len()));
+            mask.extend(std::iter::repeat_n(1u8, r.len()));
+            mask.extend(std::iter::repeat_n(0u8, seq - r.len()));
+        }
+        LlamaInput {
+            ids,
+            batch: rows.len(),
+            seq,
+            attention_mask: Some(mask),
+        }
+    }
+}
+
+/// Errors of the Llama adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum LlamaError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Weights(#[from] painters::weights::WeightError),
+    #[error(transparent)]
+    Gguf(#[from] crate::gguf::GgufError),
+    #[error(transparent)]
+    Tokenizer(#[from] crate::tokenizer::TokenizerError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Schedule(#[from] painters::ScheduleError),
+    #[error("token id {id} is outside the vocabulary (size {vocab})")]
+    TokenOutOfRange { id: u32, vocab: usize },
+    #[error(
+        "sequence of {len} positions exceeds the model's maximum of {max} (max_position_embeddings); truncate the input"
+    )]
+    TooLong { len: usize, max: usize },
+    #[error("bad input: {0}")]
+    Input(String),
+}
+
+/// A Llama-architecture causal LM.
+#[derive(Clone, Debug)]
+pub struct LlamaModel {
+    pub(crate) config: LlamaConfig,
+    /// `[vocab, d]`.
+    pub(crate) embed: Tensor<2>,
+    pub(crate) blocks: Vec<LlamaBlock>,
+    pub(crate) norm: Tensor<1>,
+    /// `[d, vocab]`; None when the head is tied to the embedding.
+    pub(crate) head: Option<Tensor<2>>,
+    pub(crate) inv_freq: Vec<f32>,
+    pub(crate) device: Device,
+}
+
+impl LlamaModel {
+    pub fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+    pub fn num_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    fn rope_tables(&self, past: usize, seq: usize) -> (Tensor<4>, Tensor<4>) {
+        let hd = self.config.head_dim;
+        let mut cos = Vec::with_capacity(seq * hd);
+        let mut sin = Vec::with_capacity(seq * hd);
+        for p in past..past + seq {
+            // cat(freqs, freqs): both halves of the head use the same frequencies.
+            for _ in 0..2 {
+                for &f in &self.inv_freq {
+                    let a = p as f32 * f;
+                    cos.push(a.cos());
+                    sin.push(a.sin());
+                }
+            }
+        }
+        let mk = |v: Vec<f32>| Tensor::from_data(TensorData::new(v, [1, 1, seq, hd]), &self.device);
+        (mk(cos), mk(sin))
+    }
+
+    /// Causal + padding mask, true = masked; None when nothing is masked.
+    fn mask(&self, input: &LlamaInput, past: usize) -> Result<Option<Tensor<4, Bool>>, LlamaError> {
+        let (b, s) = (input.batch, input.seq);
+        let t = past + s;
+        if let Some(m) = &input.attention_mask
+            && m.len() != b * t
+        {
+            return Err(LlamaError::Input(format!(
+                "attention_mask has {} entries, expected batch {b} × keys {t}",
+                m.len()
+            )));
+        }
+        if s == 1
+            && input
+                .attention_mask
+                .as_ref()
+                .is_none_or(|m| m.iter().all(|&x| x != 0))
+        {
+            return Ok(None);
+        }
+        let mut v = Vec::with_capacity(b * s * t);
+        for row in 0..b {
+            for i in 0..s {
+                for j in 0..t {
+                    let padded = input
+                        .attention_mask
+                        .as_ref()
+                        .is_some_and(|m| m[row * t + j] == 0);
+                    v.push(j > past + i || padded);
+                }
+            }
+        }
+        let heads = self.config.num_attention_heads;
+        let m: Tensor<4, Bool> = Tensor::from_data(TensorData::new(v, [b, 1, s, t]), &self.device);
+        Ok(Some(m.expand([b, heads, s, t])))
+    }
+
+    /// Logits `[b, s, vocab]` from the final norm's output.
+    pub fn logits(&self, normed: Tensor<3>) -> Tensor<3> {
+        match &self.head {
+            Some(w) => project(normed, w),
+            None => {
+                let [b, s, d] = normed.dims();
+                let v = self.config.vocab_size;
+                normed
+                    .reshape([b * s, d])
+                    .matmul(self.embed.clone().transpose())
+                    .reshape([b, s, v])
+            }
+        }
+    }
+
+    /// The final RMSNorm.
+    pub fn final_norm(&self, h: Tensor<3>) -> Tensor<3> {
+        rms_norm(h, &self.norm, self.config.rms_norm_eps)
+    }
+}
+
+impl Transformer for LlamaModel {
+    type Block = LlamaBlock;
+    type Input = LlamaInput;
+    type Error = LlamaError;
+
+    fn blocks(&self) -> &[LlamaBlock] {
+        &self.blocks
+    }
+
+    fn embed(
+        &self,
+        input: &LlamaInput,
+        past_len: usize,
+    ) -> Result<(Tensor<3>, LlamaContext), LlamaError> {
+        let (b, s) = (input.batch, input.seq);
+        if input.ids.len() != b * s || s == 0 {
+            return Err(LlamaError::Input(format!(
+                "{} ids for batch {b} × seq {s}",
+                input.ids.len()
+            )));
+        }
+        let vocab = self.config.vocab_size;
+        if let Some(&id) = input.ids.iter().find(|&&id| id as usize >= vocab) {
+            return Err(LlamaError::TokenOutOfRange { id, vocab });
+        }
+        let max = self.config.max_position_embeddings;
+        if past_len + s > max {
+            return Err(LlamaError::TooLong {
+                len: past_len + s,
+                max,
+            });
+        }
+        let ids: Vec<i64> = input.ids.iter().map(|&i| i as i64).collect();
+        let ids: Tensor<1, Int> = Tensor::from_data(TensorData::new(ids, [b * s]), &self.device);
+        let d = self.config.hidden_size;
+        let h = self.embed.clone().select(0, ids).reshape([b, s, d]);
+        let (cos, sin) = self.rope_tables(past_len, s);
+        let mask = self.mask(input, past_len)?;
+        Ok((h, LlamaContext { cos, sin, mask }))
+    }
+
+    fn head(&self, hidden: Tensor<3>, observer: &mut dyn Observer) -> Tensor<3> {
+        let normed = self.final_norm(hidden);
+        observer.observe(ObservePoint::FinalNorm, &normed);
+        self.logits(normed)
+    }
+}
