@@ -61,6 +61,9 @@ impl CaseResult {
     }
 }
 
+/// Input tensors of one case, by role (`input_ids`, `attention_mask`, …): shape and i64 values.
+type Inputs = HashMap<String, (Vec<usize>, Vec<i64>)>;
+
 /// Output tensors of one case, by golden name: f32 values with their shape.
 type Outputs = HashMap<String, (Vec<usize>, Vec<f64>)>;
 
@@ -177,7 +180,7 @@ impl Runner {
     }
 
     /// The case's input tensors (ids, masks, token types) as i64.
-    fn inputs(&self, case: &Value) -> Result<HashMap<String, (Vec<usize>, Vec<i64>)>, String> {
+    fn inputs(&self, case: &Value) -> Result<Inputs, String> {
         let file = case["input"]["file"]
             .as_str()
             .ok_or("case has no input file")?;
@@ -318,7 +321,7 @@ fn to_host<const D: usize>(t: &Tensor<D>) -> Result<(Vec<usize>, Vec<f64>), Stri
     Ok((shape, v.into_iter().map(f64::from).collect()))
 }
 
-fn llama_input(inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>) -> Result<LlamaInput, String> {
+fn llama_input(inputs: &Inputs) -> Result<LlamaInput, String> {
     let (shape, ids) = inputs.get("input_ids").ok_or("no input_ids")?;
     let &[batch, seq] = shape.as_slice() else {
         return Err(format!(
@@ -343,7 +346,7 @@ fn llama_input(inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>) -> Result<Llama
 fn llama_forward(
     model: &LlamaModel,
     plan: &Plan,
-    inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>,
+    inputs: &Inputs,
     wanted: &[String],
 ) -> Result<Outputs, String> {
     let input = llama_input(inputs)?;
@@ -388,7 +391,7 @@ fn llama_forward(
 fn bert_forward(
     model: &BertModel,
     plan: &Plan,
-    inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>,
+    inputs: &Inputs,
     wanted: &[String],
 ) -> Result<Outputs, String> {
     let (shape, ids) = inputs.get("input_ids").ok_or("no input_ids")?;
@@ -455,7 +458,7 @@ fn state(obs: &HiddenStates, at: ObservePoint) -> Result<Tensor<3>, String> {
 fn llama_generate(
     model: &LlamaModel,
     plan: &Plan,
-    inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>,
+    inputs: &Inputs,
     max_new_tokens: usize,
 ) -> Result<Outputs, String> {
     let input = llama_input(inputs)?;
@@ -488,11 +491,7 @@ fn llama_generate(
 
 /// `cosine[a][b]` = mean over token positions of cos(s_a[t], s_b[t]) over the T+1 states (embedding
 /// output, then every step's output, before the final norm), computed in f64 from f32 states.
-fn llama_cosine(
-    model: &LlamaModel,
-    plan: &Plan,
-    inputs: &HashMap<String, (Vec<usize>, Vec<i64>)>,
-) -> Result<Outputs, String> {
+fn llama_cosine(model: &LlamaModel, plan: &Plan, inputs: &Inputs) -> Result<Outputs, String> {
     let input = llama_input(inputs)?;
     let mut obs = HiddenStates::default();
     model
