@@ -26,12 +26,12 @@
 pub mod cache;
 pub mod error;
 pub mod exec;
-mod json;
+pub mod json;
 pub mod paper;
 pub mod plan;
 pub mod rng;
 pub mod schedule;
-mod syntax;
+pub mod syntax;
 pub mod weights;
 
 pub use cache::{KvCache, KvState};
