@@ -11,6 +11,8 @@
 //! * [`sentence`] has the sentence-transformers recipe (masked mean pooling, L2 normalisation).
 //! * [`finetune`] trains a classification / regression head (and optionally the encoder) under a
 //!   schedule with burn's autodiff and AdamW.
+//! * [`glue`] reads the seven GLUE tasks of the paper from JSONL and scores predictions with the
+//!   GLUE [`metrics`] (accuracy, F1, Matthews, Pearson, Spearman).
 
 mod classify;
 mod config;
@@ -18,10 +20,12 @@ mod dropout;
 mod embeddings;
 mod error;
 pub mod finetune;
+pub mod glue;
 mod heads;
 mod input;
 mod layer;
 mod load;
+pub mod metrics;
 mod model;
 mod save;
 pub mod sentence;

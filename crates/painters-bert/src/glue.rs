@@ -1,0 +1,661 @@
+//! The seven GLUE tasks of the paper (CoLA, MRPC, QNLI, RTE, SST-2, STS-B, WNLI) from normalized
+//! JSONL files (`data/glue-<task>/{train,dev}.jsonl[.gz]`, one JSON object a line, HF `glue` field
+//! names and label conventions), and their GLUE metrics on a fine-tuned model's predictions.
+//!
+//! | task | text fields | label |
+//! |---|---|---|
+//! | CoLA | `sentence` | 0/1, 1 = acceptable |
+//! | SST-2 | `sentence` | 0/1, 1 = positive |
+//! | MRPC | `sentence1`, `sentence2` | 0/1, 1 = equivalent |
+//! | QNLI | `question`, `sentence` | 0/1, 0 = entailment |
+//! | RTE | `sentence1`, `sentence2` | 0/1, 0 = entailment |
+//! | WNLI | `sentence1`, `sentence2` | 0/1, 1 = entailment |
+//! | STS-B | `sentence1`, `sentence2` | similarity 0.0..=5.0 (regression) |
+//!
+//! Gzip is recognised by its magic bytes, so `.jsonl.gz` and `.jsonl` read alike. Every error
+//! names the file and the 1-based line.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use painters::Plan;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::classify::BertForSequenceClassification;
+use crate::error::BertError;
+use crate::finetune::{Dataset, GlueTask};
+use crate::metrics;
+use crate::to_host;
+use crate::tokenizer::BertTokenizer;
+
+/// The seven tasks of the paper, in GLUE's order of the paper's table.
+pub const PAPER_TASKS: [GlueTask; 7] = [
+    GlueTask::Cola,
+    GlueTask::Mrpc,
+    GlueTask::Qnli,
+    GlueTask::Rte,
+    GlueTask::Sst2,
+    GlueTask::Stsb,
+    GlueTask::Wnli,
+];
+
+/// A GLUE JSONL file that cannot be read as the task's data.
+#[derive(Debug, thiserror::Error)]
+pub enum GlueDataError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: reading the line: {source}")]
+    Read {
+        path: PathBuf,
+        line: usize,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: not a JSON object: {message}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}:{line}: field `{field}` is missing ({task} needs {needs})")]
+    MissingField {
+        path: PathBuf,
+        line: usize,
+        field: &'static str,
+        task: &'static str,
+        needs: String,
+    },
+    #[error("{path}:{line}: field `{field}` is not a string")]
+    NotText {
+        path: PathBuf,
+        line: usize,
+        field: &'static str,
+    },
+    #[error("{path}:{line}: label {value} is not a {task} label ({expected})")]
+    BadLabel {
+        path: PathBuf,
+        line: usize,
+        value: String,
+        task: &'static str,
+        expected: &'static str,
+    },
+    #[error("{task} is not one of the seven GLUE tasks with JSONL data here")]
+    Unsupported { task: &'static str },
+    #[error("no {split} split for {task} in {dir} (looked for {split}.jsonl and {split}.jsonl.gz)")]
+    NoSplit {
+        dir: PathBuf,
+        task: &'static str,
+        split: String,
+    },
+}
+
+impl GlueDataError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            GlueDataError::Io { path, .. }
+            | GlueDataError::Read { path, .. }
+            | GlueDataError::Json { path, .. }
+            | GlueDataError::MissingField { path, .. }
+            | GlueDataError::NotText { path, .. }
+            | GlueDataError::BadLabel { path, .. } => path,
+            GlueDataError::NoSplit { dir, .. } => dir,
+            GlueDataError::Unsupported { .. } => Path::new(""),
+        }
+    }
+
+    /// The 1-based line the error is about; 0 for whole-file errors.
+    pub fn line(&self) -> usize {
+        match self {
+            GlueDataError::Read { line, .. }
+            | GlueDataError::Json { line, .. }
+            | GlueDataError::MissingField { line, .. }
+            | GlueDataError::NotText { line, .. }
+            | GlueDataError::BadLabel { line, .. } => *line,
+            _ => 0,
+        }
+    }
+}
+
+impl From<GlueDataError> for BertError {
+    fn from(e: GlueDataError) -> Self {
+        match &e {
+            GlueDataError::Unsupported { .. } => BertError::Unsupported(e.to_string()),
+            _ => BertError::Data {
+                path: e.path().to_path_buf(),
+                line: e.line(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl GlueTask {
+    /// The canonical lower-case name (`cola`, `sst2`, `mrpc`, `stsb`, `qqp`, `mnli`, `qnli`, `rte`, `wnli`).
+    pub fn name(self) -> &'static str {
+        match self {
+            GlueTask::Cola => "cola",
+            GlueTask::Sst2 => "sst2",
+            GlueTask::Mrpc => "mrpc",
+            GlueTask::Stsb => "stsb",
+            GlueTask::Qqp => "qqp",
+            GlueTask::Mnli => "mnli",
+            GlueTask::Qnli => "qnli",
+            GlueTask::Rte => "rte",
+            GlueTask::Wnli => "wnli",
+        }
+    }
+
+    /// The data folder under the data root: `glue-<name>`.
+    pub fn dir_name(self) -> String {
+        format!("glue-{}", self.name())
+    }
+
+    /// The JSONL text fields: the first text and, for pair tasks, the second.
+    pub fn jsonl_fields(self) -> Result<(&'static str, Option<&'static str>), GlueDataError> {
+        Ok(match self {
+            GlueTask::Cola | GlueTask::Sst2 => ("sentence", None),
+            GlueTask::Qnli => ("question", Some("sentence")),
+            GlueTask::Mrpc | GlueTask::Rte | GlueTask::Wnli | GlueTask::Stsb => {
+                ("sentence1", Some("sentence2"))
+            }
+            GlueTask::Qqp | GlueTask::Mnli => {
+                return Err(GlueDataError::Unsupported { task: self.name() });
+            }
+        })
+    }
+
+    /// The metric GLUE ranks the task by (`matthews_correlation`, `accuracy`, `f1`, ...).
+    pub fn main_metric(self) -> &'static str {
+        match self {
+            GlueTask::Cola => "matthews_correlation",
+            GlueTask::Mrpc | GlueTask::Qqp => "f1",
+            GlueTask::Stsb => "spearmanr",
+            _ => "accuracy",
+        }
+    }
+}
+
+/// One example as read: the texts and the label (class index as a float, or the STS-B score).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GlueRecord {
+    pub text_a: String,
+    pub text_b: Option<String>,
+    pub label: f32,
+    /// 1-based line in the file.
+    pub line: usize,
+}
+
+/// Which training examples to keep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Subset {
+    #[default]
+    All,
+    /// The first `n` in file order.
+    First(usize),
+    /// `n` drawn without replacement with a ChaCha8 stream seeded by `seed`, kept in file order.
+    Sample { n: usize, seed: u64 },
+}
+
+impl Subset {
+    /// Apply to `records`; a limit at or above the size keeps everything.
+    pub fn apply<T>(self, records: Vec<T>) -> Vec<T> {
+        match self {
+            Subset::All => records,
+            Subset::First(n) => records.into_iter().take(n).collect(),
+            Subset::Sample { n, .. } if n >= records.len() => records,
+            Subset::Sample { n, seed } => {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let mut idx: Vec<usize> = (0..records.len()).collect();
+                // Partial Fisher–Yates: the first n slots end up a uniform sample.
+                for i in 0..n {
+                    let j = i + (rng.next_u64() % (idx.len() - i) as u64) as usize;
+                    idx.swap(i, j);
+                }
+                let mut keep = vec![false; records.len()];
+                for &i in &idx[..n] {
+                    keep[i] = true;
+                }
+                records
+                    .into_iter()
+                    .zip(keep)
+                    .filter_map(|(r, k)| k.then_some(r))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The file of `split` (`train`, `dev`) of `task` under `data_dir`: `glue-<task>/<split>.jsonl`,
+/// else `<split>.jsonl.gz`.
+pub fn split_path(data_dir: &Path, task: GlueTask, split: &str) -> Result<PathBuf, GlueDataError> {
+    task.jsonl_fields()?;
+    let dir = data_dir.join(task.dir_name());
+    for name in [format!("{split}.jsonl"), format!("{split}.jsonl.gz")] {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(GlueDataError::NoSplit {
+        dir,
+        task: task.name(),
+        split: split.to_string(),
+    })
+}
+
+fn open(path: &Path) -> Result<Box<dyn BufRead>, GlueDataError> {
+    let io = |source| GlueDataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = BufReader::new(File::open(path).map_err(io)?);
+    let gz = file.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    Ok(match gz {
+        true => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file))),
+        false => Box::new(file),
+    })
+}
+
+/// Parse one label value of `task`.
+fn parse_label(task: GlueTask, v: &Value) -> Result<f32, &'static str> {
+    match task {
+        GlueTask::Stsb => {
+            const EXPECTED: &str = "a number in 0.0..=5.0";
+            let x = v.as_f64().ok_or(EXPECTED)?;
+            match (0.0..=5.0).contains(&x) {
+                true => Ok(x as f32),
+                false => Err(EXPECTED),
+            }
+        }
+        _ => match v.as_u64() {
+            Some(0) => Ok(0.0),
+            Some(1) => Ok(1.0),
+            _ => Err("the integer 0 or 1"),
+        },
+    }
+}
+
+/// Parse GLUE JSONL text of `task` read from `path` (used for error messages only).
+pub fn parse_glue_jsonl(
+    reader: impl BufRead,
+    path: &Path,
+    task: GlueTask,
+) -> Result<Vec<GlueRecord>, GlueDataError> {
+    let (fa, fb) = task.jsonl_fields()?;
+    let needs = match fb {
+        Some(b) => format!("`{fa}`, `{b}`, `label`"),
+        None => format!("`{fa}`, `label`"),
+    };
+    let mut out = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line_no = i + 1;
+        let line = line.map_err(|source| GlueDataError::Read {
+            path: path.to_path_buf(),
+            line: line_no,
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(&line).map_err(|e| GlueDataError::Json {
+            path: path.to_path_buf(),
+            line: line_no,
+            message: e.to_string(),
+        })?;
+        let Some(obj) = v.as_object() else {
+            return Err(GlueDataError::Json {
+                path: path.to_path_buf(),
+                line: line_no,
+                message: "the line is JSON but not an object".into(),
+            });
+        };
+        let field = |name: &'static str| {
+            obj.get(name).ok_or_else(|| GlueDataError::MissingField {
+                path: path.to_path_buf(),
+                line: line_no,
+                field: name,
+                task: task.name(),
+                needs: needs.clone(),
+            })
+        };
+        let text = |name: &'static str| -> Result<String, GlueDataError> {
+            field(name)?
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| GlueDataError::NotText {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    field: name,
+                })
+        };
+        let text_a = text(fa)?;
+        let text_b = fb.map(text).transpose()?;
+        let raw = field("label")?;
+        let label = parse_label(task, raw).map_err(|expected| GlueDataError::BadLabel {
+            path: path.to_path_buf(),
+            line: line_no,
+            value: raw.to_string(),
+            task: task.name(),
+            expected,
+        })?;
+        out.push(GlueRecord {
+            text_a,
+            text_b,
+            label,
+            line: line_no,
+        });
+    }
+    Ok(out)
+}
+
+/// Read a GLUE JSONL file (plain or gzip) of `task`.
+pub fn read_glue_jsonl(
+    path: impl AsRef<Path>,
+    task: GlueTask,
+) -> Result<Vec<GlueRecord>, GlueDataError> {
+    let path = path.as_ref();
+    parse_glue_jsonl(open(path)?, path, task)
+}
+
+/// Tokenize records (pairs as `[CLS] a [SEP] b [SEP]`), truncating to `max_length` tokens.
+pub fn tokenize_records(
+    records: &[GlueRecord],
+    tokenizer: &BertTokenizer,
+    max_length: usize,
+) -> Result<Dataset, BertError> {
+    let items: Vec<(&str, Option<&str>, f32)> = records
+        .iter()
+        .map(|r| (r.text_a.as_str(), r.text_b.as_deref(), r.label))
+        .collect();
+    Dataset::tokenize(tokenizer, &items, max_length)
+}
+
+/// Read, subset and tokenize one split file.
+pub fn load_glue_jsonl(
+    path: impl AsRef<Path>,
+    task: GlueTask,
+    subset: Subset,
+    tokenizer: &BertTokenizer,
+    max_length: usize,
+) -> Result<Dataset, BertError> {
+    let records = subset.apply(read_glue_jsonl(path, task)?);
+    tokenize_records(&records, tokenizer, max_length)
+}
+
+/// The GLUE metrics of one task; the ones that do not apply are `None`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct GlueMetrics {
+    pub examples: usize,
+    /// Mean loss (cross-entropy, or MSE for STS-B).
+    pub loss: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub f1: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matthews_correlation: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pearson: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spearmanr: Option<f64>,
+}
+
+impl GlueMetrics {
+    /// The metrics of `task` from predictions (class index, or the regression value) and labels.
+    pub fn compute(task: GlueTask, preds: &[f64], labels: &[f64], loss: f64) -> Self {
+        let mut m = GlueMetrics {
+            examples: labels.len(),
+            loss,
+            ..Default::default()
+        };
+        if task == GlueTask::Stsb {
+            m.pearson = metrics::pearson(preds, labels);
+            m.spearmanr = metrics::spearman(preds, labels);
+            return m;
+        }
+        let p: Vec<usize> = preds.iter().map(|&x| x.max(0.0) as usize).collect();
+        let l: Vec<usize> = labels.iter().map(|&x| x.max(0.0) as usize).collect();
+        m.accuracy = Some(metrics::accuracy(&p, &l));
+        match task {
+            GlueTask::Cola => {
+                m.matthews_correlation = Some(metrics::matthews_corrcoef(&p, &l));
+            }
+            GlueTask::Mrpc | GlueTask::Qqp => m.f1 = Some(metrics::f1_binary(&p, &l)),
+            _ => {}
+        }
+        m
+    }
+}
+
+/// Predictions of `model` under `plan` (argmax class as a float, or the regression output), the
+/// labels, and the mean loss, without dropout.
+pub fn predict(
+    model: &BertForSequenceClassification,
+    plan: &Plan,
+    data: &Dataset,
+    batch_size: usize,
+) -> Result<(Vec<f64>, Vec<f64>, f64), BertError> {
+    data.check_labels(model.num_labels)?;
+    let (mut preds, mut labels, mut loss_sum) = (Vec::new(), Vec::new(), 0.0);
+    let rows: Vec<usize> = (0..data.len()).collect();
+    for chunk in rows.chunks(batch_size.max(1)) {
+        let (input, y) = data.batch(chunk)?;
+        let logits = model.forward(plan, &input, None, &mut ())?;
+        let loss = to_host(model.loss(logits.clone(), &y)?)?;
+        loss_sum += loss.first().copied().unwrap_or(f32::NAN) as f64 * chunk.len() as f64;
+        for row in to_host(logits)?.chunks(model.num_labels.max(1)) {
+            preds.push(match model.is_regression() {
+                true => row.first().copied().unwrap_or(f32::NAN) as f64,
+                false => argmax(row) as f64,
+            });
+        }
+        labels.extend(y.iter().map(|&v| v as f64));
+    }
+    let loss = loss_sum / labels.len().max(1) as f64;
+    Ok((preds, labels, loss))
+}
+
+/// [`predict`] then [`GlueMetrics::compute`].
+pub fn evaluate_glue(
+    model: &BertForSequenceClassification,
+    plan: &Plan,
+    data: &Dataset,
+    task: GlueTask,
+    batch_size: usize,
+) -> Result<GlueMetrics, BertError> {
+    let (preds, labels, loss) = predict(model, plan, data, batch_size)?;
+    Ok(GlueMetrics::compute(task, &preds, &labels, loss))
+}
+
+fn argmax(v: &[f32]) -> usize {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, &x) in v.iter().enumerate() {
+        if x > best.1 {
+            best = (i, x);
+        }
+    }
+    best.0
+}
+
+/// Decompress gzip bytes (test helper).
+#[cfg(test)]
+fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut s = String::new();
+    let _ = flate2::read::GzDecoder::new(bytes).read_to_string(&mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn parse(task: GlueTask, text: &str) -> Result<Vec<GlueRecord>, GlueDataError> {
+        parse_glue_jsonl(text.as_bytes(), Path::new("t.jsonl"), task)
+    }
+
+    #[test]
+    fn reads_single_and_pair_tasks() {
+        let r = parse(
+            GlueTask::Sst2,
+            "{\"sentence\": \"good .\", \"label\": 1, \"idx\": 0}\n\n{\"sentence\": \"bad\", \"label\": 0, \"idx\": 1}\n",
+        )
+        .unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].text_a, "good .");
+        assert_eq!(r[1].label, 0.0);
+        assert_eq!(r[1].line, 3);
+        let q = parse(
+            GlueTask::Qnli,
+            r#"{"idx": 0, "question": "Q?", "sentence": "S.", "label": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(q[0].text_a, "Q?");
+        assert_eq!(q[0].text_b.as_deref(), Some("S."));
+        let s = parse(
+            GlueTask::Stsb,
+            r#"{"idx": 0, "sentence1": "a", "sentence2": "b", "label": 3.8}"#,
+        )
+        .unwrap();
+        assert!((s[0].label - 3.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn malformed_line_names_file_and_line() {
+        let e = parse(
+            GlueTask::Cola,
+            "{\"sentence\": \"ok\", \"label\": 1}\n{\"sentence\": \"ok\", \"label\"\n",
+        )
+        .unwrap_err();
+        assert!(matches!(e, GlueDataError::Json { line: 2, .. }), "{e:?}");
+        assert!(e.to_string().starts_with("t.jsonl:2: "), "{e}");
+        let e = parse(GlueTask::Cola, "[1, 2]\n").unwrap_err();
+        assert!(matches!(e, GlueDataError::Json { line: 1, .. }));
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let e = parse(
+            GlueTask::Rte,
+            "{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": 0}\n{\"sentence1\": \"a\", \"label\": 0}\n",
+        )
+        .unwrap_err();
+        match &e {
+            GlueDataError::MissingField { line, field, .. } => {
+                assert_eq!((*line, *field), (2, "sentence2"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("t.jsonl:2"));
+        let e = parse(GlueTask::Sst2, r#"{"sentence": "x"}"#).unwrap_err();
+        assert!(matches!(
+            e,
+            GlueDataError::MissingField { field: "label", .. }
+        ));
+        let e = parse(GlueTask::Sst2, r#"{"sentence": 3, "label": 1}"#).unwrap_err();
+        assert!(matches!(
+            e,
+            GlueDataError::NotText {
+                field: "sentence",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bad_labels_are_rejected() {
+        for bad in ["2", "-1", "0.5", "\"1\"", "null"] {
+            let e = parse(
+                GlueTask::Mrpc,
+                &format!("{{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": {bad}}}"),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&e, GlueDataError::BadLabel { line: 1, value, .. } if value == bad),
+                "{bad}: {e:?}"
+            );
+        }
+        let e = parse(
+            GlueTask::Stsb,
+            r#"{"sentence1": "a", "sentence2": "b", "label": 5.5}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, GlueDataError::BadLabel { .. }));
+        let e: BertError = e.into();
+        assert!(matches!(e, BertError::Data { line: 1, .. }));
+    }
+
+    #[test]
+    fn reads_gzip_files_and_finds_splits() {
+        let dir = std::env::temp_dir().join(format!("painters-glue-{}", std::process::id()));
+        let task_dir = dir.join("glue-sst2");
+        std::fs::create_dir_all(&task_dir).unwrap();
+        let text = "{\"sentence\": \"a\", \"label\": 1}\n{\"sentence\": \"b\", \"label\": 0}\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let bytes = gz.finish().unwrap();
+        assert_eq!(gunzip(&bytes), text);
+        std::fs::write(task_dir.join("train.jsonl.gz"), &bytes).unwrap();
+        let p = split_path(&dir, GlueTask::Sst2, "train").unwrap();
+        assert!(p.ends_with("train.jsonl.gz"));
+        let r = read_glue_jsonl(&p, GlueTask::Sst2).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].text_a, "b");
+        let e = split_path(&dir, GlueTask::Sst2, "dev").unwrap_err();
+        assert!(matches!(e, GlueDataError::NoSplit { .. }));
+        let e = read_glue_jsonl(dir.join("nope.jsonl"), GlueTask::Sst2).unwrap_err();
+        assert!(matches!(e, GlueDataError::Io { .. }));
+        assert!(matches!(
+            split_path(&dir, GlueTask::Mnli, "train"),
+            Err(GlueDataError::Unsupported { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn subsets() {
+        let v: Vec<usize> = (0..100).collect();
+        assert_eq!(Subset::All.apply(v.clone()), v);
+        assert_eq!(Subset::First(3).apply(v.clone()), vec![0, 1, 2]);
+        assert_eq!(Subset::First(1000).apply(v.clone()).len(), 100);
+        let a = Subset::Sample { n: 10, seed: 7 }.apply(v.clone());
+        let b = Subset::Sample { n: 10, seed: 7 }.apply(v.clone());
+        let c = Subset::Sample { n: 10, seed: 8 }.apply(v.clone());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 10);
+        assert!(a.windows(2).all(|w| w[0] < w[1]), "file order kept");
+        assert_ne!(a, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn metrics_per_task() {
+        let preds = [1.0, 0.0, 1.0, 1.0, 0.0];
+        let labels = [1.0, 1.0, 1.0, 0.0, 0.0];
+        let cola = GlueMetrics::compute(GlueTask::Cola, &preds, &labels, 0.0);
+        assert!((cola.matthews_correlation.unwrap() - 1.0 / 6.0).abs() < 1e-12);
+        let mrpc = GlueMetrics::compute(GlueTask::Mrpc, &preds, &labels, 0.0);
+        assert!((mrpc.accuracy.unwrap() - 0.6).abs() < 1e-12);
+        assert!((mrpc.f1.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        let rte = GlueMetrics::compute(GlueTask::Rte, &preds, &labels, 0.0);
+        assert_eq!((rte.f1, rte.matthews_correlation), (None, None));
+        let sts = GlueMetrics::compute(GlueTask::Stsb, &[1.0, 2.0, 3.0], &[1.0, 4.0, 9.0], 0.0);
+        assert!((sts.spearmanr.unwrap() - 1.0).abs() < 1e-12);
+        assert!(sts.accuracy.is_none());
+        for t in PAPER_TASKS {
+            assert!(t.jsonl_fields().is_ok());
+            assert_eq!(GlueTask::from_name(t.name()), Some(t));
+        }
+    }
+}
