@@ -20,6 +20,10 @@ enum Command {
     Schedule(cli::schedule::Args),
     /// Run the cases of a golden-fixture manifest and compare every output with the reference.
     Conformance(cli::conformance::Args),
+    /// Evaluate a model under a layer schedule on lm-eval tasks; write lm-eval-shaped results JSON.
+    Eval(cli::eval::Args),
+    /// Fine-tune a BERT model under a layer schedule on a GLUE task; write the dev metrics as JSON.
+    Glue(cli::glue::Args),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +31,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Schedule(args) => cli::schedule::run(args),
         Command::Conformance(args) => cli::conformance::run(args),
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Glue(args) => cli::glue::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 //! one line each by `main`, with a non-zero exit.
 
 pub mod conformance;
+pub mod eval;
+pub mod glue;
 pub mod schedule;
 
 use std::fmt;

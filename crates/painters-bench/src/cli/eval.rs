@@ -1,0 +1,217 @@
+//! `painters eval`: a model, a layer schedule and lm-eval tasks in; lm-eval-shaped results JSON out.
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use clap::ValueEnum;
+use painters::paper::{Middle, Variant};
+use painters::{KvMode, LayerSchedule, Plan};
+use painters_bench::batching::BatchOptions;
+use painters_bench::eval::{
+    EvalOptions, evaluate_task, results_json, samples_jsonl, summary_table, write_atomic,
+};
+use painters_bench::lm::{LanguageModel, LlamaLm};
+use painters_bench::{device, models, tasks};
+use painters_llama::{LlamaModel, load_tokenizer};
+use serde_json::{Map, Value, json};
+
+use super::CliError;
+use super::schedule::parse_spec;
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  painters eval --model models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf --tasks arc_easy,lambada_openai --limit 100 --out results.json\n  painters eval --model M.gguf --preset skip --m 5 --tasks hellaswag --out skip4.json --log-samples\n\nTasks: lambada_openai, arc_easy, arc_challenge, hellaswag, winogrande, gsm8k, wikitext. See docs/evaluation.md."
+)]
+pub struct Args {
+    /// The model: a HF checkpoint folder (config.json + safetensors + tokenizer.json) or a .gguf file.
+    #[arg(long)]
+    model: PathBuf,
+    /// A schedule in the text notation or as JSON; `@FILE` reads it from a file. Default: all blocks in order.
+    #[arg(long, conflicts_with = "preset")]
+    schedule: Option<String>,
+    /// A paper preset: full, skip, middle_repeat, reverse, random, parallel, looped_parallel, skip_one, switch.
+    #[arg(long)]
+    preset: Option<String>,
+    /// Start layer N of the preset (the block index for skip_one/switch).
+    #[arg(long, conflicts_with = "m")]
+    n: Option<usize>,
+    /// Number of affected middle blocks M = T - 2N - 1.
+    #[arg(long)]
+    m: Option<usize>,
+    /// Seed of the random preset.
+    #[arg(long, default_value_t = 0)]
+    seed: i128,
+    /// Loop count of looped_parallel.
+    #[arg(long, default_value_t = 3)]
+    loops: usize,
+    /// KV-cache mode for generation (gsm8k): exact, or the paper authors' averaged cache.
+    #[arg(long, value_enum, default_value_t = KvKind::Exact)]
+    kv: KvKind,
+    /// Comma-separated lm-eval task names.
+    #[arg(long, value_delimiter = ',', required = true)]
+    tasks: Vec<String>,
+    /// Evaluate only the first N documents of each task.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Rows per batched forward pass.
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    /// Model window in tokens (default: the model's max_position_embeddings). Shorter windows make
+    /// wikitext faster but its perplexity no longer comparable with lm-eval's.
+    #[arg(long)]
+    max_length: Option<usize>,
+    /// Score every choice as its own batch row instead of reading a shared question prefix once.
+    #[arg(long)]
+    no_shared_prefix: bool,
+    /// Also write per-document records, one JSONL file per task beside --out.
+    #[arg(long)]
+    log_samples: bool,
+    /// Compute device: cpu, wgpu, cuda[:N] (as this build's features allow).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Where the task data lives (data/<task>/...).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// The results file (written atomically).
+    #[arg(long)]
+    out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KvKind {
+    Exact,
+    PaperAveraged,
+}
+
+fn build_schedule(args: &Args, layers: usize) -> Result<LayerSchedule, CliError> {
+    match (&args.schedule, &args.preset) {
+        (Some(spec), _) => parse_spec(spec),
+        (None, Some(name)) => {
+            let variant = Variant::parse(name, args.seed, args.loops)?;
+            Ok(match (args.n, args.m) {
+                (_, Some(m)) if variant.uses_middle() => {
+                    variant.on_middle(Middle::from_m(layers, m)?)
+                }
+                (Some(n), None) => variant.schedule(layers, n)?,
+                (None, None) if variant == Variant::Full => LayerSchedule::full(layers),
+                _ => {
+                    return Err(CliError::new(format!("preset {name} needs --n (or --m)"))
+                        .with_hint("--n is the start layer N; --m the number of affected blocks M = T-2N-1"));
+                }
+            })
+        }
+        (None, None) => Ok(LayerSchedule::full(layers)),
+    }
+}
+
+fn samples_path(out: &Path, task: &str) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "results".into(), |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}_samples_{task}.jsonl"))
+}
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    let started = Instant::now();
+    let task_list: Vec<Box<dyn tasks::Task>> = args
+        .tasks
+        .iter()
+        .map(|name| {
+            tasks::by_name(name.trim()).ok_or_else(|| {
+                CliError::new(format!("unknown task `{name}`"))
+                    .with_hint(format!("known tasks: {}", tasks::NAMES.join(", ")))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let device = device::by_name(&args.device).map_err(CliError::new)?;
+    let model = LlamaModel::load(&args.model, &device).map_err(|e| {
+        CliError::new(e).with_hint("--model takes a HF checkpoint folder or a .gguf file")
+    })?;
+    let tokenizer = load_tokenizer(&args.model).map_err(CliError::new)?;
+    let layers = model.num_blocks();
+    let schedule = build_schedule(&args, layers)?;
+    let kv = match args.kv {
+        KvKind::Exact => KvMode::Exact,
+        KvKind::PaperAveraged => KvMode::PaperAveraged,
+    };
+    let plan = Plan::compile(&schedule, layers, kv)?;
+    let mut lm = LlamaLm::new(&model, &plan, &tokenizer);
+    if let Some(n) = args.max_length {
+        lm = lm.with_max_length(n);
+    }
+    let batch = BatchOptions {
+        batch_size: args.batch_size.max(1),
+        min_saved_tokens: if args.no_shared_prefix {
+            None
+        } else {
+            BatchOptions::default().min_saved_tokens
+        },
+        ..BatchOptions::default()
+    };
+    let opts = EvalOptions {
+        limit: args.limit,
+        batch,
+        log_samples: args.log_samples,
+        progress: !args.no_progress,
+    };
+    eprintln!("schedule: {schedule}\nplan:     {}", plan.stats());
+
+    let mut results = Vec::new();
+    for task in &task_list {
+        let r = evaluate_task(&lm, task.as_ref(), &args.data_dir, &opts).map_err(|e| {
+            CliError::new(e).with_hint("check --data-dir (default ./data) and the file named above")
+        })?;
+        eprintln!(
+            "{}: {} docs in {:.1} s ({:.2} docs/s)",
+            r.info.name,
+            r.n_effective,
+            r.seconds,
+            r.n_effective as f64 / r.seconds.max(1e-9)
+        );
+        if args.log_samples {
+            let path = samples_path(&args.out, r.info.name);
+            write_atomic(&path, samples_jsonl(&r.samples).as_bytes()).map_err(CliError::new)?;
+        }
+        results.push(r);
+    }
+
+    let weights = models::weight_file(&args.model);
+    let sha = models::sha256_file(&weights).map_err(CliError::new)?;
+    let date = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let mut extra = Map::new();
+    extra.insert(
+        "config".into(),
+        json!({
+            "model": "painters-llama",
+            "model_args": args.model,
+            "batch_size": args.batch_size,
+            "limit": args.limit,
+            "device": args.device,
+            "max_length": lm.max_length(),
+            "kv_mode": format!("{kv:?}"),
+            "shared_prefix": !args.no_shared_prefix,
+            "data_dir": args.data_dir,
+        }),
+    );
+    extra.insert("model_sha256".into(), json!(sha));
+    extra.insert(
+        "schedule".into(),
+        json!({"text": schedule.to_string(), "layers": layers, "steps": schedule.to_json()["steps"]}),
+    );
+    extra.insert("plan".into(), json!(plan.stats()));
+    extra.insert("date".into(), json!(date));
+    extra.insert(
+        "total_evaluation_time_seconds".into(),
+        Value::String(format!("{:.3}", started.elapsed().as_secs_f64())),
+    );
+    let json = results_json(&results, extra);
+    let text = serde_json::to_string_pretty(&json).map_err(CliError::new)?;
+    write_atomic(&args.out, text.as_bytes()).map_err(CliError::new)?;
+    print!("{}", summary_table(&results));
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! [`LanguageModel`] for a Llama model run under a [`Plan`].
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use painters::exec::{Block, BlockOutput, Transformer, run};
+use painters::{KvCache, KvMode, KvState, Op, Plan};
+use painters_llama::generate::{GenerateOptions, Sampling, generate};
+use painters_llama::{LlamaInput, LlamaModel};
+
+use super::{LanguageModel, LmError, Scored, TokenRequest, Tokenize, common_prefix};
+
+/// A Llama model run under a plan, with a tokenizer.
+pub struct LlamaLm<'a> {
+    model: &'a LlamaModel,
+    plan: &'a Plan,
+    tokenizer: &'a dyn Tokenize,
+    max_length: usize,
+    prefix: u32,
+}
+
+/// Rows of hidden state sent through the head at once; bounds the `[rows, vocab]` logits.
+const HEAD_CHUNK: usize = 512;
+
+impl<'a> LlamaLm<'a> {
+    pub fn new(model: &'a LlamaModel, plan: &'a Plan, tokenizer: &'a dyn Tokenize) -> Self {
+        let c = model.config();
+        let prefix = tokenizer
+            .prefix_token()
+            .or(c.bos_token_id)
+            .or(c.eos_token_ids.first().copied())
+            .unwrap_or(0);
+        LlamaLm {
+            model,
+            plan,
+            tokenizer,
+            max_length: c.max_position_embeddings,
+            prefix,
+        }
+    }
+
+    /// A shorter window than the model's (faster perplexity runs, tests). Larger values are capped.
+    pub fn with_max_length(mut self, max_length: usize) -> Self {
+        self.max_length = max_length.clamp(1, self.model.config().max_position_embeddings);
+        self
+    }
+
+    /// Hidden states after the plan (before the final norm) for `input`, continuing `cache`.
+    fn hidden(
+        &self,
+        input: &LlamaInput,
+        cache: Option<&mut KvCache>,
+    ) -> Result<Tensor<3>, LmError> {
+        let past = cache.as_deref().map_or(0, KvCache::len);
+        let (h, ctx) = self.model.embed(input, past)?;
+        Ok(run(
+            self.plan,
+            self.model.blocks(),
+            h,
+            &ctx,
+            cache,
+            &mut (),
+        )?)
+    }
+
+    /// Log-probability of `targets[i]` at hidden row `i` (`rows: [n, d]`), and whether it is the
+    /// argmax there. Only these rows go through the head: context positions never need logits.
+    fn score_rows(&self, rows: Tensor<2>, targets: &[u32]) -> Result<Vec<(f32, bool)>, LmError> {
+        let [n, d] = rows.dims();
+        let mut out = Vec::with_capacity(n);
+        let mut start = 0;
+        while start < n {
+            let len = HEAD_CHUNK.min(n - start);
+            let chunk = rows.clone().narrow(0, start, len).reshape([1, len, d]);
+            let logits = self.model.logits(self.model.final_norm(chunk));
+            let v = logits.dims()[2];
+            let logp = log_softmax(logits.reshape([len, v]), 1);
+            let ids: Vec<i64> = targets[start..start + len]
+                .iter()
+                .map(|&t| i64::from(t))
+                .collect();
+            let idx: Tensor<2, Int> =
+                Tensor::from_data(TensorData::new(ids, [len, 1]), self.model.device());
+            let picked = read_f32(logp.clone().gather(1, idx))?;
+            let best = read_f32(logp.max_dim(1))?;
+            // Ties count as greedy (torch's argmax would pick the lower id; ties do not occur in practice).
+            out.extend(picked.into_iter().zip(best).map(|(p, b)| (p, p >= b)));
+            start += len;
+        }
+        Ok(out)
+    }
+
+    /// Sum per request, from `(request, position score)` pairs in request order.
+    fn sums(n: usize, owners: &[usize], scores: &[(f32, bool)]) -> Vec<Scored> {
+        let mut out = vec![
+            Scored {
+                logprob: 0.0,
+                greedy: true
+            };
+            n
+        ];
+        for (&r, &(lp, g)) in owners.iter().zip(scores) {
+            out[r].logprob += f64::from(lp);
+            out[r].greedy &= g;
+        }
+        out
+    }
+}
+
+fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, LmError> {
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| LmError::ReadBack(format!("{e:?}")))
+}
+
+/// Flat indices `base + p` of the positions that predict `r`'s continuation, and those targets.
+fn scored_positions(r: &TokenRequest, base: usize) -> impl Iterator<Item = (usize, u32)> + '_ {
+    let start = r.context.len() - 1;
+    r.continuation
+        .iter()
+        .enumerate()
+        .map(move |(i, &t)| (base + start + i, t))
+}
+
+impl LanguageModel for LlamaLm<'_> {
+    fn max_length(&self) -> usize {
+        self.max_length
+    }
+    fn prefix_token(&self) -> u32 {
+        self.prefix
+    }
+    fn encode(&self, text: &str) -> Result<Vec<u32>, LmError> {
+        self.tokenizer.encode(text)
+    }
+    fn decode(&self, ids: &[u32]) -> Result<String, LmError> {
+        self.tokenizer.decode(ids)
+    }
+
+    fn score_batch(&self, reqs: &[TokenRequest]) -> Result<Vec<Scored>, LmError> {
+        if reqs.iter().any(|r| r.context.is_empty()) {
+            return Err(LmError::EmptyContext);
+        }
+        let live: Vec<usize> = (0..reqs.len())
+            .filter(|&i| !reqs[i].continuation.is_empty())
+            .collect();
+        if live.is_empty() {
+            return Ok(Self::sums(reqs.len(), &[], &[]));
+        }
+        let rows: Vec<Vec<u32>> = live.iter().map(|&i| reqs[i].input()).collect();
+        let input = LlamaInput::padded(&rows, 0);
+        let h = self.hidden(&input, None)?;
+        let [b, s, d] = h.dims();
+        let (mut idx, mut targets, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+        for (row, &i) in live.iter().enumerate() {
+            for (p, t) in scored_positions(&reqs[i], row * s) {
+                idx.push(p as i64);
+                targets.push(t);
+                owners.push(i);
+            }
+        }
+        let n = idx.len();
+        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(idx, [n]), self.model.device());
+        let rows = h.reshape([b * s, d]).select(0, idx);
+        let scores = self.score_rows(rows, &targets)?;
+        Ok(Self::sums(reqs.len(), &owners, &scores))
+    }
+
+    fn score_shared(&self, reqs: &[TokenRequest]) -> Result<Vec<Scored>, LmError> {
+        let inputs: Vec<Vec<u32>> = reqs.iter().map(TokenRequest::input).collect();
+        let shared = common_prefix(&inputs);
+        // The paper-averaged cache is an approximation meant for generation; a cached prefix would
+        // change log-likelihoods, so scoring under it always reads whole inputs.
+        if shared == 0
+            || self.plan.kv_mode() != KvMode::Exact
+            || reqs
+                .iter()
+                .any(|r| r.continuation.is_empty() || r.context.is_empty())
+        {
+            return self.score_batch(reqs);
+        }
+        let device = self.model.device();
+        let d = self.model.config().hidden_size;
+        let mut cache = KvCache::for_plan(self.plan);
+        let prefix = LlamaInput::new(&[inputs[0][..shared].to_vec()])?;
+        let hp = self.hidden(&prefix, Some(&mut cache))?.reshape([shared, d]);
+        // The remainders run as one padded batch against the prefix cache repeated once per row.
+        let rows: Vec<usize> = (0..reqs.len())
+            .filter(|&i| inputs[i].len() > shared)
+            .collect();
+        let (all, s) = if rows.is_empty() {
+            (hp, 0)
+        } else {
+            let rests: Vec<Vec<u32>> = rows.iter().map(|&i| inputs[i][shared..].to_vec()).collect();
+            let mut input = LlamaInput::padded(&rests, 0);
+            let s = input.seq;
+            let mut mask = Vec::with_capacity(rests.len() * (shared + s));
+            for r in &rests {
+                mask.extend(std::iter::repeat_n(1u8, shared + r.len()));
+                mask.extend(std::iter::repeat_n(0u8, s - r.len()));
+            }
+            input.attention_mask = Some(mask);
+            let mut batch_cache = repeat_cache(self.plan, &cache, rests.len(), device)?;
+            let hr = self.hidden(&input, Some(&mut batch_cache))?;
+            (
+                Tensor::cat(vec![hp, hr.reshape([rests.len() * s, d])], 0),
+                s,
+            )
+        };
+        let (mut idx, mut targets, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, r) in reqs.iter().enumerate() {
+            let row = rows.iter().position(|&x| x == i).unwrap_or(0);
+            for (p, t) in scored_positions(r, 0) {
+                let at = if p < shared {
+                    p
+                } else {
+                    shared + row * s + (p - shared)
+                };
+                idx.push(at as i64);
+                targets.push(t);
+                owners.push(i);
+            }
+        }
+        let n = idx.len();
+        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(idx, [n]), device);
+        let scores = self.score_rows(all.select(0, idx), &targets)?;
+        Ok(Self::sums(reqs.len(), &owners, &scores))
+    }
+
+    fn generate(
+        &self,
+        prompt: &[u32],
+        max_new_tokens: usize,
+        stop: &mut dyn FnMut(&[u32]) -> bool,
+    ) -> Result<Vec<u32>, LmError> {
+        if max_new_tokens == 0 {
+            return Ok(Vec::new());
+        }
+        let opts = GenerateOptions {
+            max_new_tokens,
+            sampling: Sampling::Greedy,
+            eos_ids: self.model.config().eos_token_ids.clone(),
+            keep_logits: false,
+        };
+        let mut g = generate(self.model, self.plan, prompt, &opts, |ids| stop(ids))?;
+        if g.new_ids.last().is_some_and(|t| opts.eos_ids.contains(t)) {
+            g.new_ids.pop();
+        }
+        Ok(g.new_ids)
+    }
+}
+
+/// A block that ignores its input and hands the executor the next of some prepared KV states.
+/// Running a plan over these fills a fresh cache with those states in the plan's own slot order,
+/// which is how [`repeat_cache`] builds a cache through the executor's public interface.
+struct Replay<'q> {
+    states: &'q RefCell<VecDeque<KvState>>,
+}
+
+impl Block for Replay<'_> {
+    type Context = ();
+    fn forward(&self, hidden: Tensor<3>, _: &(), _: Option<&KvState>, _: bool) -> BlockOutput {
+        BlockOutput {
+            hidden,
+            kv: self.states.borrow_mut().pop_front(),
+        }
+    }
+}
+
+/// `cache` (batch 1) with every slot repeated `rows` times along the batch axis, so that several
+/// continuations can run as one batch after a shared prefix. (`painters::KvCache` has no batch
+/// operation; a `KvCache::repeat_batch` in the core would replace this.)
+pub fn repeat_cache(
+    plan: &Plan,
+    cache: &KvCache,
+    rows: usize,
+    device: &Device,
+) -> Result<KvCache, LmError> {
+    let mut states = VecDeque::new();
+    for op in plan.ops() {
+        if let Op::Apply { slot, .. } = op {
+            let s = cache.slot(*slot).ok_or(LmError::EmptySlot(*slot))?;
+            states.push_back(KvState {
+                key: s.key.clone().repeat_dim(0, rows),
+                value: s.value.clone().repeat_dim(0, rows),
+            });
+        }
+    }
+    let states = RefCell::new(states);
+    let blocks: Vec<Replay> = (0..plan.num_blocks())
+        .map(|_| Replay { states: &states })
+        .collect();
+    let mut out = KvCache::for_plan(plan);
+    let positions = Tensor::<3>::zeros([rows, cache.len(), 1], device);
+    run(plan, &blocks, positions, &(), Some(&mut out), &mut ())?;
+    Ok(out)
+}

@@ -1,0 +1,183 @@
+//! `painters eval` end to end on the real SmolLM2 (never skipped: a missing model fails, run
+//! `scripts/fetch-models.sh`), checking the results file has lm-eval's shape plus our additions.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn smollm2() -> PathBuf {
+    let p = root().join("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        p.is_file(),
+        "{} missing; run scripts/fetch-models.sh",
+        p.display()
+    );
+    p
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("painters-eval-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn painters(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_painters"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn eval_writes_lm_eval_shaped_results_and_samples() {
+    let dir = out_dir("e2e");
+    let out = dir.join("results.json");
+    let model = smollm2();
+    let (ok, stdout, err) = painters(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--tasks",
+        "arc_easy,lambada_openai",
+        "--limit",
+        "5",
+        "--log-samples",
+        "--no-progress",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("|arc_easy|1|none|0|acc|"), "{stdout}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let arc = &v["results"]["arc_easy"];
+    for key in [
+        "acc,none",
+        "acc_stderr,none",
+        "acc_norm,none",
+        "acc_norm_stderr,none",
+    ] {
+        let x = arc[key].as_f64().unwrap_or_else(|| panic!("{key}: {arc}"));
+        assert!((0.0..=1.0).contains(&x), "{key} = {x}");
+    }
+    let lam = &v["results"]["lambada_openai"];
+    assert!(lam["perplexity,none"].as_f64().unwrap() > 1.0, "{lam}");
+    assert!(lam["perplexity_stderr,none"].as_f64().is_some(), "{lam}");
+    assert!(lam["acc,none"].as_f64().is_some(), "{lam}");
+    assert_eq!(v["n-samples"]["arc_easy"]["effective"], 5);
+    assert_eq!(v["n-samples"]["arc_easy"]["original"], 2376);
+    assert_eq!(v["versions"]["lambada_openai"], 1.0);
+    assert_eq!(v["n-shot"]["arc_easy"], 0);
+    assert_eq!(v["higher_is_better"]["lambada_openai"]["perplexity"], false);
+    assert_eq!(v["configs"]["arc_easy"]["output_type"], "multiple_choice");
+    assert_eq!(v["configs"]["arc_easy"]["metadata"]["version"], 1.0);
+    assert_eq!(v["config"]["limit"], 5);
+    assert_eq!(v["schedule"]["layers"], 30);
+    assert_eq!(v["schedule"]["steps"].as_array().unwrap().len(), 30);
+    assert_eq!(v["plan"]["block_applications"], 30);
+    let sha = v["model_sha256"].as_str().unwrap();
+    assert_eq!(
+        sha,
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
+    assert!(v["total_evaluation_time_seconds"].is_string());
+    // One JSONL record per document, with the per-choice log-likelihoods and the metrics.
+    let samples = std::fs::read_to_string(dir.join("results_samples_arc_easy.jsonl")).unwrap();
+    let recs: Vec<Value> = samples
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 5);
+    let r = &recs[0];
+    assert_eq!(r["doc_id"], 0);
+    assert_eq!(r["arguments"].as_array().unwrap().len(), 4);
+    assert_eq!(r["resps"].as_array().unwrap().len(), 4);
+    assert!(r["resps"][0][0].as_f64().unwrap() < 0.0, "{r}");
+    assert!(r["acc"].is_number() && r["acc_norm"].is_number(), "{r}");
+    assert!(
+        r["arguments"][0]["context"]
+            .as_str()
+            .unwrap()
+            .starts_with("Question: ")
+    );
+    // No temporary files left behind.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
+#[test]
+fn eval_records_the_schedule_of_a_preset() {
+    let dir = out_dir("preset");
+    let out = dir.join("skip.json");
+    let model = smollm2();
+    let (ok, _, err) = painters(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--preset",
+        "skip",
+        "--m",
+        "5",
+        "--tasks",
+        "winogrande",
+        "--limit",
+        "2",
+        "--no-progress",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["plan"]["block_applications"], 25);
+    assert_eq!(v["schedule"]["steps"].as_array().unwrap().len(), 25);
+    assert!(v["results"]["winogrande"]["acc,none"].is_number());
+    assert_eq!(v["results"]["winogrande"]["alias"], "winogrande");
+}
+
+#[test]
+fn eval_refuses_unknown_tasks_and_missing_data() {
+    let dir = out_dir("errors");
+    let out = dir.join("r.json");
+    let (ok, _, err) = painters(&[
+        "eval",
+        "--model",
+        "nowhere.gguf",
+        "--tasks",
+        "arc_easy,mmlu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("unknown task `mmlu`"), "{err}");
+    assert!(err.contains("known tasks: lambada_openai"), "{err}");
+    let model = smollm2();
+    let (ok, _, err) = painters(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--tasks",
+        "hellaswag",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--no-progress",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("no data for task `hellaswag`"), "{err}");
+    assert!(!out.exists(), "no results file after a failure");
+}

@@ -1,0 +1,367 @@
+//! Every task's document processing and metrics on small hand-checked examples, the real data
+//! files, and bad data. No model runs here.
+//!
+//! Expected values marked "Python" were computed with CPython 3.11 (`re`, `random`) on the same
+//! inputs, because those are the semantics lm-eval inherits.
+
+use std::path::{Path, PathBuf};
+
+use painters::rng::PythonRandom;
+use painters_bench::lm::Scored;
+use painters_bench::requests::{Request, Response};
+use painters_bench::score::Item;
+use painters_bench::tasks::{self, DataError, Gold, Task, gsm8k, hellaswag, lambada, wikitext};
+use sha2::{Digest, Sha256};
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data")
+}
+
+/// A fresh folder with `files` (relative path, contents).
+fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("painters-tasks-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (rel, text) in files {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+fn ll(x: f64) -> Response {
+    Response::Loglikelihood(Scored {
+        logprob: x,
+        greedy: x > -1.0,
+    })
+}
+
+fn load(name: &str, dir: &Path, limit: Option<usize>) -> Result<tasks::Loaded, DataError> {
+    tasks::by_name(name).unwrap().load(dir, limit)
+}
+
+#[test]
+fn every_task_reads_its_real_data() {
+    let want = [
+        ("lambada_openai", 5153),
+        ("arc_easy", 2376),
+        ("arc_challenge", 1172),
+        ("hellaswag", 10042),
+        ("winogrande", 1267),
+        ("gsm8k", 1319),
+        ("wikitext", 62),
+    ];
+    assert_eq!(want.len(), tasks::NAMES.len());
+    for (name, total) in want {
+        let l = load(name, &data_dir(), Some(3)).unwrap();
+        assert_eq!((l.total, l.docs.len()), (total, 3), "{name}");
+        assert!(l.docs.iter().all(|d| !d.requests.is_empty()), "{name}");
+    }
+}
+
+#[test]
+fn arc_prompt_choices_gold_and_metrics() {
+    let dir = scratch(
+        "arc",
+        &[(
+            "arc_easy/test.jsonl",
+            concat!(
+                r#"{"id":"q1","question":"What is 2+2?","choices":{"label":["1","2","3"],"text":["3","four","5"]},"answerKey":"2"}"#,
+                "\n"
+            ),
+        )],
+    );
+    let l = load("arc_easy", &dir, None).unwrap();
+    let d = &l.docs[0];
+    assert_eq!(
+        d.requests[1],
+        Request::Loglikelihood {
+            context: "Question: What is 2+2?\nAnswer:".into(),
+            continuation: " four".into()
+        }
+    );
+    // Numeric labels: answerKey "2" is index 1. acc_norm divides by len("four") = 4, not 5.
+    assert_eq!(
+        d.gold,
+        Gold::Choice {
+            index: 1,
+            lengths: vec![1, 4, 1]
+        }
+    );
+    let arc = tasks::by_name("arc_easy").unwrap();
+    // Raw: -2 wins (choice 0). Per char: -2/1, -4/4 = -1, -3/1 → choice 1.
+    let o = arc.process(d, &[ll(-2.0), ll(-4.0), ll(-3.0)]);
+    assert_eq!(o.metrics[0], ("none", "acc", Item::new(0.0)));
+    assert_eq!(o.metrics[1], ("none", "acc_norm", Item::new(1.0)));
+}
+
+#[test]
+fn hellaswag_preprocessing_both_schemas() {
+    assert_eq!(
+        hellaswag::preprocess("  How to tie [title] Knots [step] Loop it.  Pull  "),
+        "How to tie. Knots Loop it. Pull"
+    );
+    assert_eq!(hellaswag::capitalize("the MAN"), "The man");
+    let dir = scratch(
+        "hellaswag",
+        &[(
+            "hellaswag/validation.jsonl",
+            concat!(
+                r#"{"activity_label":"Roof shingle removal","ctx_a":"A man is sitting on a roof.","ctx_b":"he","endings":["is using wrap [step] to wrap.","starts pulling up roofing."],"label":"1"}"#,
+                "\n",
+                r#"{"query":"Roof: A man is on a roof. he","endings":["a  b","c"],"label":0}"#,
+                "\n"
+            ),
+        )],
+    );
+    let l = load("hellaswag", &dir, None).unwrap();
+    assert_eq!(
+        l.docs[0].requests[0],
+        Request::Loglikelihood {
+            context: "Roof shingle removal: A man is sitting on a roof. He".into(),
+            continuation: " is using wrap to wrap.".into()
+        }
+    );
+    assert!(matches!(l.docs[0].gold, Gold::Choice { index: 1, .. }));
+    // Normalized rows are taken as they are (no second preprocessing pass).
+    assert_eq!(
+        l.docs[1].requests[0],
+        Request::Loglikelihood {
+            context: "Roof: A man is on a roof. he".into(),
+            continuation: " a  b".into()
+        }
+    );
+}
+
+#[test]
+fn winogrande_partial_evaluation() {
+    let dir = scratch(
+        "winogrande",
+        &[(
+            "winogrande/dev.jsonl",
+            concat!(
+                r#"{"sentence":"Sarah was better than Maria so _ got the easy cases.","option1":"Sarah","option2":"Maria","answer":"2"}"#,
+                "\n",
+                r#"{"context_options":["A so A","A so B"],"continuation":"won.","answer":"1"}"#,
+                "\n"
+            ),
+        )],
+    );
+    let l = load("winogrande", &dir, None).unwrap();
+    let want = |c: &str| Request::Loglikelihood {
+        context: c.into(),
+        continuation: " got the easy cases.".into(),
+    };
+    assert_eq!(
+        l.docs[0].requests,
+        vec![
+            want("Sarah was better than Maria so Sarah"),
+            want("Sarah was better than Maria so Maria")
+        ]
+    );
+    assert!(matches!(l.docs[0].gold, Gold::Choice { index: 1, .. }));
+    assert!(matches!(l.docs[1].gold, Gold::Choice { index: 0, .. }));
+    let o = tasks::by_name("winogrande")
+        .unwrap()
+        .process(&l.docs[0], &[ll(-5.0), ll(-3.0)]);
+    assert_eq!(o.metrics, vec![("none", "acc", Item::new(1.0))]);
+}
+
+#[test]
+fn lambada_splits_on_the_last_space() {
+    assert_eq!(
+        lambada::split("he said \"hi\"\n\nto Shane"),
+        ("he said \"hi\"\n\nto".into(), " Shane".into())
+    );
+    assert_eq!(lambada::split("word"), (String::new(), " word".into()));
+    let t = lambada::Lambada;
+    let d = &load("lambada_openai", &data_dir(), Some(1)).unwrap().docs[0];
+    let o = t.process(d, &[ll(-0.5)]);
+    assert_eq!(o.metrics[0], ("none", "perplexity", Item::new(-0.5)));
+    assert_eq!(o.metrics[1], ("none", "acc", Item::new(1.0)));
+}
+
+#[test]
+fn gsm8k_fewshot_draws_match_cpython() {
+    // Python: r = random.Random(1234); [r.sample(range(7473), 5) for _ in range(3)]
+    let mut r = PythonRandom::new(1234);
+    let draws: Vec<Vec<usize>> = (0..3)
+        .map(|_| gsm8k::python_sample(&mut r, 7473, 5))
+        .collect();
+    assert_eq!(
+        draws,
+        vec![
+            vec![6374, 3610, 957, 61, 742],
+            vec![7462, 6610, 4769, 286, 5501],
+            vec![5677, 687, 806, 6279, 2905]
+        ]
+    );
+    // Python: r = random.Random(1234); r.sample(range(10), 5), r.sample(range(30), 7) (pool branch)
+    let mut r = PythonRandom::new(1234);
+    assert_eq!(gsm8k::python_sample(&mut r, 10, 5), vec![7, 1, 0, 9, 4]);
+    assert_eq!(
+        gsm8k::python_sample(&mut r, 30, 7),
+        vec![1, 21, 22, 2, 3, 24, 11]
+    );
+}
+
+#[test]
+fn gsm8k_prompt_is_five_shot_from_train() {
+    let l = load("gsm8k", &data_dir(), Some(2)).unwrap();
+    let Request::GenerateUntil {
+        context,
+        until,
+        max_gen_toks,
+    } = &l.docs[0].requests[0]
+    else {
+        panic!("gsm8k generates")
+    };
+    assert_eq!(until, &["Question:", "</s>", "<|im_end|>"]);
+    assert_eq!(*max_gen_toks, 256);
+    assert_eq!(context.matches("Question: ").count(), 6);
+    assert!(
+        context.ends_with("the farmers' market?\nAnswer:"),
+        "{context}"
+    );
+    // Train line 6375 (index 6374) is the first exemplar, followed by its full answer.
+    let train = std::fs::read_to_string(data_dir().join("gsm8k/train.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(train.lines().nth(6374).unwrap()).unwrap();
+    let shot = format!(
+        "Question: {}\nAnswer: {}\n\n",
+        first["question"].as_str().unwrap(),
+        first["answer"].as_str().unwrap()
+    );
+    assert!(context.starts_with(&shot), "{context}");
+}
+
+#[test]
+fn gsm8k_filters_and_exact_match_follow_python_re() {
+    // (generation, strict-match, flexible-extract), from Python's re.findall.
+    let cases = [
+        ("So she makes $18 every day.\n#### 18", "18", "18"),
+        ("The answer is 1,000.", "[invalid]", "1,000."),
+        ("He has 5 apples and 3 pears", "[invalid]", "3"),
+        ("no digits here", "[invalid]", "[invalid]"),
+        ("#### -3.5\n#### 7", "-3.5", "7"),
+        ("costs $2.50, total $12.", "[invalid]", "$12."),
+    ];
+    for (g, s, f) in cases {
+        assert_eq!(gsm8k::extract(g), (s.to_string(), f.to_string()), "{g:?}");
+    }
+    let answer = "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\n#### 1,018";
+    assert!(gsm8k::is_correct("1018", answer));
+    assert!(gsm8k::is_correct("$1,018.", answer));
+    assert!(!gsm8k::is_correct("[invalid]", answer));
+    let t = gsm8k::Gsm8k::default();
+    let mut d = load("gsm8k", &data_dir(), Some(1)).unwrap().docs.remove(0);
+    d.gold = Gold::Answer("#### 12".into());
+    let o = t.process(&d, &[Response::Generated(" 5 + 7 = 12 eggs.".into())]);
+    assert_eq!(
+        o.metrics,
+        vec![
+            ("strict-match", "exact_match", Item::new(0.0)),
+            ("flexible-extract", "exact_match", Item::new(1.0))
+        ]
+    );
+}
+
+#[test]
+fn wikitext_articles_detokenizer_and_counts() {
+    assert!(wikitext::is_article_heading(" = Robert Boulter = \n"));
+    assert!(!wikitext::is_article_heading(" = = Career = = \n"));
+    assert!(!wikitext::is_article_heading(
+        " = Qualified for the next round \n"
+    ));
+    // Python: the lm-eval detokenizer's steps applied to the same string.
+    let s = " = = Career = = \n He said \" hello \" ( 1 @,@ 000 km ) , and [ 2 ] ; it 's 5 @.@ 5 \u{b0} C . N was the cats ' toys \n";
+    assert_eq!(
+        wikitext::detokenize(s),
+        " == Career ==\nHe said \"hello\" (1,000 km), and [2]; it's 5.5\u{b0}C. 1 was the cats' toys\n"
+    );
+    // Python: len(re.split(r"\s+", ...)) counts the empty ends.
+    assert_eq!(
+        wikitext::word_count(" = Robert = \n Hello world , it 's\n"),
+        10
+    );
+    let l = load("wikitext", &data_dir(), None).unwrap();
+    assert_eq!(l.docs.len(), 62);
+    assert_eq!(
+        l.docs[0].gold,
+        Gold::Counts {
+            words: 1093,
+            bytes: 5634
+        }
+    );
+    // (bytes: Python len(page.encode("utf-8")).)
+    // Python: sha256 of every article detokenized and concatenated.
+    let mut h = Sha256::new();
+    for d in &l.docs {
+        let Request::LoglikelihoodRolling { text } = &d.requests[0] else {
+            panic!()
+        };
+        h.update(text.as_bytes());
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "fe674718429a40e5a24ea3e461829b0325448e444fa0a065e99e613e1cd502ce"
+    );
+}
+
+#[test]
+fn bad_data_names_file_and_line() {
+    let bad = |name: &str, rel: &str, text: &str| {
+        let dir = scratch(name, &[(rel, text)]);
+        let task = rel.split('/').next().unwrap();
+        match load(task, &dir, None) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{name} loaded"),
+        }
+    };
+    let ok = r#"{"question":"q","choices":{"label":["A"],"text":["a"]},"answerKey":"A"}"#;
+    let e = bad(
+        "json",
+        "arc_easy/test.jsonl",
+        &format!("{ok}\n{{not json\n"),
+    );
+    assert!(e.contains("test.jsonl:2: not valid JSON"), "{e}");
+    let e = bad(
+        "field",
+        "arc_easy/test.jsonl",
+        r#"{"choices":{"text":["a"]},"gold":0}"#,
+    );
+    assert!(
+        e.contains("test.jsonl:1: field `question` is missing"),
+        "{e}"
+    );
+    let e = bad(
+        "empty",
+        "arc_easy/test.jsonl",
+        r#"{"question":"q","choices":{"label":[],"text":[]},"gold":0}"#,
+    );
+    assert!(e.contains(":1: `choices.text` has no choices"), "{e}");
+    let e = bad(
+        "key",
+        "arc_easy/test.jsonl",
+        r#"{"question":"q","choices":{"label":["A"],"text":["a"]},"answerKey":"E"}"#,
+    );
+    assert!(e.contains("answerKey \"E\""), "{e}");
+    let e = bad(
+        "label",
+        "hellaswag/validation.jsonl",
+        r#"{"query":"q","endings":["a","b"],"label":7}"#,
+    );
+    assert!(e.contains(":1: label 7 but only 2 endings"), "{e}");
+    let e = bad(
+        "wino",
+        "winogrande/dev.jsonl",
+        r#"{"sentence":"no blank","option1":"a","option2":"b","answer":"1"}"#,
+    );
+    assert!(e.contains("has no blank"), "{e}");
+    let e = bad("blank", "arc_easy/test.jsonl", "\n\n");
+    assert!(e.contains("holds no documents"), "{e}");
+    let e = load("arc_easy", Path::new("/nonexistent"), None)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("no data for task `arc_easy`"), "{e}");
+}
