@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::ValueEnum;
-use painters::paper::{Middle, Variant};
 use painters::{KvMode, LayerSchedule, Plan};
 use painters_bench::batching::BatchOptions;
 use painters_bench::eval::{
@@ -16,7 +15,7 @@ use painters_llama::{LlamaModel, load_tokenizer};
 use serde_json::{Map, Value, json};
 
 use super::CliError;
-use super::schedule::parse_spec;
+use super::schedule::{Preset, resolve};
 
 #[derive(clap::Args)]
 #[command(
@@ -87,24 +86,14 @@ enum KvKind {
 }
 
 fn build_schedule(args: &Args, layers: usize) -> Result<LayerSchedule, CliError> {
-    match (&args.schedule, &args.preset) {
-        (Some(spec), _) => parse_spec(spec),
-        (None, Some(name)) => {
-            let variant = Variant::parse(name, args.seed, args.loops)?;
-            Ok(match (args.n, args.m) {
-                (_, Some(m)) if variant.uses_middle() => {
-                    variant.on_middle(Middle::from_m(layers, m)?)
-                }
-                (Some(n), None) => variant.schedule(layers, n)?,
-                (None, None) if variant == Variant::Full => LayerSchedule::full(layers),
-                _ => {
-                    return Err(CliError::new(format!("preset {name} needs --n (or --m)"))
-                        .with_hint("--n is the start layer N; --m the number of affected blocks M = T-2N-1"));
-                }
-            })
-        }
-        (None, None) => Ok(LayerSchedule::full(layers)),
-    }
+    let preset = args.preset.as_deref().map(|name| Preset {
+        name,
+        n: args.n,
+        m: args.m,
+        seed: args.seed,
+        loops: args.loops,
+    });
+    resolve(args.schedule.as_deref(), preset, layers)
 }
 
 fn samples_path(out: &Path, task: &str) -> PathBuf {

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use clap::ValueEnum;
 use painters::LayerSchedule;
-use painters::paper::{Middle, Variant};
 use painters_bench::device;
 use painters_bert::finetune::{FinetuneConfig, FinetuneMode, GlueTask, finetune};
 use painters_bert::glue::{
@@ -17,7 +16,7 @@ use painters_bert::{BertForSequenceClassification, BertModel, BertTokenizer};
 use serde_json::{Value, json};
 
 use super::CliError;
-use super::schedule::parse_spec;
+use super::schedule::{Preset, resolve};
 
 #[derive(clap::Args)]
 #[command(
@@ -102,24 +101,14 @@ enum Mode {
 }
 
 fn build_schedule(args: &Args, layers: usize) -> Result<LayerSchedule, CliError> {
-    match (&args.schedule, &args.preset) {
-        (Some(spec), _) => parse_spec(spec),
-        (None, Some(name)) => {
-            let variant = Variant::parse(name, args.seed as i128, args.loops)?;
-            Ok(match (args.n, args.m) {
-                (_, Some(m)) if variant.uses_middle() => {
-                    variant.on_middle(Middle::from_m(layers, m)?)
-                }
-                (Some(n), None) => variant.schedule(layers, n)?,
-                (None, None) if variant == Variant::Full => LayerSchedule::full(layers),
-                _ => {
-                    return Err(CliError::new(format!("preset {name} needs --n (or --m)"))
-                        .with_hint("--n is the start layer N; --m the number of affected blocks M = T-2N-1"));
-                }
-            })
-        }
-        (None, None) => Ok(LayerSchedule::full(layers)),
-    }
+    let preset = args.preset.as_deref().map(|name| Preset {
+        name,
+        n: args.n,
+        m: args.m,
+        seed: args.seed as i128,
+        loops: args.loops,
+    });
+    resolve(args.schedule.as_deref(), preset, layers)
 }
 
 fn bert_err(e: painters_bert::BertError) -> CliError {

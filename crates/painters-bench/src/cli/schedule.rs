@@ -81,6 +81,48 @@ pub fn parse_spec(spec: &str) -> Result<LayerSchedule, CliError> {
     Ok(schedule)
 }
 
+/// A paper preset as the CLI's `--preset NAME [--n N | --m M] [--seed S] [--loops K]` give it.
+pub struct Preset<'a> {
+    pub name: &'a str,
+    pub n: Option<usize>,
+    pub m: Option<usize>,
+    pub seed: i128,
+    pub loops: usize,
+}
+
+/// The schedule of `--schedule SPEC` or of a preset, for a `layers`-block model; neither means the
+/// full model. Shared by every subcommand that takes a schedule.
+pub fn resolve(
+    spec: Option<&str>,
+    preset: Option<Preset>,
+    layers: usize,
+) -> Result<LayerSchedule, CliError> {
+    let Some(p) = preset else {
+        return match spec {
+            Some(spec) => parse_spec(spec),
+            None => Ok(LayerSchedule::full(layers)),
+        };
+    };
+    if spec.is_some() {
+        return Err(CliError::new(
+            "give either a schedule or a preset, not both",
+        ));
+    }
+    let variant = Variant::parse(p.name, p.seed, p.loops)?;
+    Ok(match (p.n, p.m) {
+        (_, Some(m)) if variant.uses_middle() => variant.on_middle(Middle::from_m(layers, m)?),
+        (Some(n), None) => variant.schedule(layers, n)?,
+        (None, None) if variant == Variant::Full => LayerSchedule::full(layers),
+        _ => {
+            return Err(
+                CliError::new(format!("preset {} needs --n (or --m)", p.name)).with_hint(
+                    "--n is the start layer N; --m the number of affected blocks M = T-2N-1",
+                ),
+            );
+        }
+    })
+}
+
 fn parse_range(text: &str) -> Result<std::ops::RangeInclusive<usize>, CliError> {
     let bad = || {
         CliError::new(format!("--shuffle {text:?} is not a block range"))
@@ -108,19 +150,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 CliError::new("--preset needs the model's block count")
                     .with_hint("add --layers T, e.g. --layers 32 for Llama2-7B")
             })?;
-            let variant = Variant::parse(name, args.seed, args.loops)?;
-            let s = match (args.n, args.m) {
-                (_, Some(m)) if variant.uses_middle() => {
-                    variant.on_middle(Middle::from_m(layers, m)?)
-                }
-                (Some(n), None) => variant.schedule(layers, n)?,
-                (None, None) if variant == Variant::Full => LayerSchedule::full(layers),
-                _ => {
-                    return Err(CliError::new(format!("preset {name} needs --n (or --m)"))
-                        .with_hint("--n is the start layer N; --m the number of affected blocks M = T-2N-1"));
-                }
+            let preset = Preset {
+                name,
+                n: args.n,
+                m: args.m,
+                seed: args.seed,
+                loops: args.loops,
             };
-            (s, layers)
+            (resolve(None, Some(preset), layers)?, layers)
         }
         (None, None) => {
             return Err(CliError::new("no schedule given")
