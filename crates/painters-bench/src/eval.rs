@@ -277,8 +277,9 @@ pub fn summary_table(results: &[TaskResult]) -> String {
     s
 }
 
-/// Write `bytes` to `path` via a temporary file in the same folder and a rename, so that readers
-/// never see half a file and a failed run never clobbers an earlier result.
+/// Write `bytes` to `path` via a temporary file in the same folder, fsync, rename, and fsync of the
+/// folder, so that readers never see half a file, a failed or killed run never clobbers an earlier
+/// result, and a result reported as written survives a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
     let io = |source| EvalError::Io {
         path: path.to_path_buf(),
@@ -294,7 +295,42 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io(e)
-    })
+    })?;
+    // The rename is durable once the folder's entry is on disk. Folders cannot be opened for
+    // syncing on every platform; where they cannot, the rename is as durable as the OS makes it.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = std::fs::File::open(dir) {
+        d.sync_all().or_else(ignore_unsupported).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Fail now, not after hours of work, when `path` could not be written: its folder must exist and
+/// accept a new file. Leaves nothing behind.
+pub fn check_writable(path: &Path) -> Result<(), EvalError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(".painters-probe.{}.tmp", std::process::id()));
+    std::fs::File::create(&probe).map_err(|source| EvalError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Syncing a folder handle fails with "invalid input"/"unsupported" on some file systems; that is
+/// not a failed write.
+fn ignore_unsupported(e: std::io::Error) -> std::io::Result<()> {
+    match e.kind() {
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported => Ok(()),
+        _ => Err(e),
+    }
 }
 
 /// Per-document records as JSONL.

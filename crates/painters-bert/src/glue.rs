@@ -260,9 +260,43 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>, GlueDataError> {
     let mut file = BufReader::new(File::open(path).map_err(io)?);
     let gz = file.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
     Ok(match gz {
-        true => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file))),
+        true => Box::new(BufReader::new(Capped {
+            inner: flate2::read::MultiGzDecoder::new(file),
+            left: MAX_DECOMPRESSED,
+        })),
         false => Box::new(file),
     })
+}
+
+/// The most a gzip GLUE file may inflate to (the largest GLUE split is ~50 MiB).
+const MAX_DECOMPRESSED: u64 = 1 << 30;
+
+/// A reader that fails, rather than silently stopping, after `left` bytes: a gzip bomb becomes an
+/// error instead of an out-of-memory kill.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::other(format!(
+                    "decompresses to more than {} MiB",
+                    MAX_DECOMPRESSED >> 20
+                ))),
+            };
+        }
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let got = self.inner.read(&mut buf[..n])?;
+        self.left -= got as u64;
+        Ok(got)
+    }
 }
 
 /// Parse one label value of `task`.

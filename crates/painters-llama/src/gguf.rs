@@ -41,7 +41,7 @@ use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
+use painters::weights::FileBytes;
 
 /// The four bytes every GGUF file starts with.
 pub const GGUF_MAGIC: [u8; 4] = *b"GGUF";
@@ -589,7 +589,7 @@ impl GgufTensorInfo {
 /// An open, memory-mapped GGUF file with its parsed metadata and tensor table.
 pub struct GgufFile {
     path: PathBuf,
-    mmap: Mmap,
+    bytes: FileBytes,
     version: u32,
     alignment: u64,
     data_offset: u64,
@@ -604,7 +604,7 @@ impl fmt::Debug for GgufFile {
         f.debug_struct("GgufFile")
             .field("path", &self.path)
             .field("version", &self.version)
-            .field("file_len", &self.mmap.len())
+            .field("file_len", &self.bytes.len())
             .field("metadata_entries", &self.metadata.len())
             .field("tensors", &self.tensors.len())
             .finish()
@@ -634,15 +634,21 @@ impl GgufFile {
                 available: len,
             });
         }
-        // SAFETY: the mapping is read-only and private to this value. As with every mmap-based
-        // model loader, another process truncating or rewriting the file while it is mapped is
-        // outside what we can guard against; that is accepted in exchange for not copying the
-        // weights into memory.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(io_err)?;
-        let parsed = parse(&mmap, &path)?;
+        // As with every mmap-based model loader, another process truncating or rewriting the file
+        // while it is mapped is outside what we can guard against; that is accepted in exchange
+        // for not copying the weights into memory.
+        let bytes = FileBytes::map(&file).map_err(io_err)?;
+        Self::from_bytes(bytes, path)
+    }
+
+    /// Parses and validates a GGUF file that is already in memory (`path` names it in errors),
+    /// with the same checks as [`GgufFile::open`].
+    pub fn from_bytes(bytes: FileBytes, path: impl Into<PathBuf>) -> Result<Self, GgufError> {
+        let path = path.into();
+        let parsed = parse(&bytes, &path)?;
         Ok(Self {
             path,
-            mmap,
+            bytes,
             version: parsed.version,
             alignment: parsed.alignment,
             data_offset: parsed.data_offset,
@@ -675,7 +681,7 @@ impl GgufFile {
 
     /// Size of the file in bytes.
     pub fn file_len(&self) -> u64 {
-        self.mmap.len() as u64
+        self.bytes.len() as u64
     }
 
     /// The value stored under `key`, if any.
@@ -849,7 +855,7 @@ impl GgufFile {
             .ok_or_else(out_of_bounds)?;
         let len = usize::try_from(info.n_bytes).map_err(|_| out_of_bounds())?;
         let end = start.checked_add(len).ok_or_else(out_of_bounds)?;
-        self.mmap.get(start..end).ok_or_else(out_of_bounds)
+        self.bytes.get(start..end).ok_or_else(out_of_bounds)
     }
 
     /// The raw stored bytes of a tensor (a slice of the mapping, no copy).

@@ -86,6 +86,14 @@ pub enum ScheduleError {
         "{at}: parallel branch {branch} is not a single block; the paper-averaged KV cache needs single-block branches (use KvMode::Exact)"
     )]
     AveragedKvNeedsBlocks { at: StepPath, branch: usize },
+    #[error(
+        "the schedule unrolls to {applications} block applications; at most {max} are allowed (is a repeat count too large?)"
+    )]
+    TooLarge { applications: usize, max: usize },
+    #[error(
+        "the schedule nests {depth} levels deep (groups, parallel steps, repeats); at most {max} are allowed"
+    )]
+    TooDeep { depth: usize, max: usize },
     #[error("paper preset: {0}")]
     Preset(String),
 }

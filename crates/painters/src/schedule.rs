@@ -33,6 +33,15 @@ use std::ops::{Range, RangeInclusive};
 use crate::error::{PathSegment, ScheduleError, StepPath};
 use crate::rng::{self, ShuffleRng};
 
+/// The most block applications a schedule may unroll to (a million: the paper's largest schedules
+/// run a few hundred). Bounds what validation, compilation and execution do for a schedule read from
+/// a file or typed on a command line, so that `0x99999999999` is an error, not a hang.
+pub const MAX_APPLICATIONS: usize = 1 << 20;
+
+/// The deepest nesting of groups, parallel steps and repeats a schedule may have. Bounds the
+/// recursion of the parsers and of every walk over a schedule.
+pub const MAX_NESTING: usize = 64;
+
 /// How a parallel step combines its branches' outputs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Merge {
@@ -249,20 +258,70 @@ impl LayerSchedule {
         }
     }
 
-    /// The distinct blocks the schedule uses.
+    /// The distinct blocks the schedule uses. Visits each repeat body once, so it is cheap even for
+    /// schedules that would unroll to more than [`MAX_APPLICATIONS`].
     pub fn blocks_used(&self) -> BTreeSet<usize> {
+        fn walk(s: &LayerSchedule, set: &mut BTreeSet<usize>) {
+            match s {
+                LayerSchedule::Block(i) => {
+                    set.insert(*i);
+                }
+                LayerSchedule::Seq(v) | LayerSchedule::Parallel { branches: v, .. } => {
+                    v.iter().for_each(|c| walk(c, set))
+                }
+                LayerSchedule::Repeat { body, .. } => walk(body, set),
+            }
+        }
         let mut set = BTreeSet::new();
-        self.for_each_application(&mut |i| {
-            set.insert(i);
-        });
+        walk(self, &mut set);
         set
+    }
+
+    /// How many block applications the schedule unrolls to, saturating at `usize::MAX`; computed
+    /// without unrolling.
+    pub fn application_count(&self) -> usize {
+        match self {
+            LayerSchedule::Block(_) => 1,
+            LayerSchedule::Seq(v) | LayerSchedule::Parallel { branches: v, .. } => v
+                .iter()
+                .fold(0usize, |n, c| n.saturating_add(c.application_count())),
+            LayerSchedule::Repeat { body, times } => {
+                body.application_count().saturating_mul(*times)
+            }
+        }
+    }
+
+    /// Nesting depth: 0 for a block, 1 + the deepest child for the other nodes.
+    pub fn nesting(&self) -> usize {
+        match self {
+            LayerSchedule::Block(_) => 0,
+            LayerSchedule::Seq(v) | LayerSchedule::Parallel { branches: v, .. } => {
+                1 + v.iter().map(Self::nesting).max().unwrap_or(0)
+            }
+            LayerSchedule::Repeat { body, .. } => 1 + body.nesting(),
+        }
     }
 
     /// Check the schedule against a model with `num_blocks` blocks.
     ///
     /// Reports the first problem in execution order, naming its step path.
     pub fn validate(&self, num_blocks: usize) -> Result<(), ScheduleError> {
-        self.validate_at(num_blocks, &StepPath::default(), true)
+        let depth = self.nesting();
+        if depth > MAX_NESTING {
+            return Err(ScheduleError::TooDeep {
+                depth,
+                max: MAX_NESTING,
+            });
+        }
+        self.validate_at(num_blocks, &StepPath::default(), true)?;
+        let applications = self.application_count();
+        if applications > MAX_APPLICATIONS {
+            return Err(ScheduleError::TooLarge {
+                applications,
+                max: MAX_APPLICATIONS,
+            });
+        }
+        Ok(())
     }
 
     fn validate_at(&self, t: usize, at: &StepPath, top: bool) -> Result<(), ScheduleError> {

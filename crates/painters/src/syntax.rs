@@ -24,7 +24,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::ScheduleError;
-use crate::schedule::{LayerSchedule, Merge};
+use crate::schedule::{LayerSchedule, MAX_APPLICATIONS, MAX_NESTING, Merge};
 
 impl FromStr for LayerSchedule {
     type Err = ScheduleError;
@@ -34,6 +34,8 @@ impl FromStr for LayerSchedule {
             text,
             chars: text.char_indices().collect(),
             pos: 0,
+            depth: 0,
+            blocks: 0,
         };
         let items = p.list(None)?;
         p.skip_ws();
@@ -50,6 +52,10 @@ struct Parser<'a> {
     text: &'a str,
     chars: Vec<(usize, char)>,
     pos: usize,
+    /// Open groups and parallel steps around the current position.
+    depth: usize,
+    /// Block indices written out so far (ranges count every block): bounds the parser's memory.
+    blocks: usize,
 }
 
 /// A parsed item; bare ranges are kept apart because inside `par(...)` they mean one branch per block.
@@ -103,7 +109,7 @@ impl Parser<'_> {
         }
     }
 
-    fn expect(&mut self, s: &str) -> Result<(), ScheduleError> {
+    fn require(&mut self, s: &str) -> Result<(), ScheduleError> {
         if self.eat(s) {
             Ok(())
         } else {
@@ -165,17 +171,30 @@ impl Parser<'_> {
         Ok(primary)
     }
 
+    /// Enter a group or parallel step; refuses nesting beyond [`MAX_NESTING`] before recursing.
+    fn open(&mut self) -> Result<(), ScheduleError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.error(format!(
+                "groups and parallel steps nest more than {MAX_NESTING} deep"
+            )));
+        }
+        Ok(())
+    }
+
     fn primary(&mut self) -> Result<Item, ScheduleError> {
         for (kw, merge) in [("par", Merge::Mean), ("sum", Merge::ResidualSum)] {
             if self.eat(kw) {
-                self.expect("(")?;
+                self.require("(")?;
+                self.open()?;
                 let at = self.pos;
                 let items = self.list(Some(')'))?;
                 if items.is_empty() {
                     self.pos = at;
                     return Err(self.error(format!("`{kw}(...)` needs at least one branch")));
                 }
-                self.expect(")")?;
+                self.require(")")?;
+                self.depth -= 1;
                 let mut branches = Vec::new();
                 for it in items {
                     match it {
@@ -189,8 +208,10 @@ impl Parser<'_> {
             }
         }
         if self.eat("(") {
+            self.open()?;
             let items = self.list(Some(')'))?;
-            self.expect(")")?;
+            self.require(")")?;
+            self.depth -= 1;
             return Ok(Item::Other(LayerSchedule::seq(
                 items.into_iter().map(Item::into_schedule),
             )));
@@ -199,6 +220,7 @@ impl Parser<'_> {
         let a = self.int()?;
         if self.eat("..=") {
             let b = self.int()?;
+            self.count_blocks(a.abs_diff(b).saturating_add(1), start_pos)?;
             let v: Vec<usize> = if a <= b {
                 (a..=b).collect()
             } else {
@@ -214,9 +236,24 @@ impl Parser<'_> {
                     "range {a}..{b} is empty; write {a}..={b} for a descending range"
                 )));
             }
+            self.count_blocks(b - a, start_pos)?;
             return Ok(Item::BareRange((a..b).collect()));
         }
+        self.count_blocks(1, start_pos)?;
         Ok(Item::Other(LayerSchedule::Block(a)))
+    }
+
+    /// Count `n` more written-out blocks; refuses texts that spell out more than
+    /// [`MAX_APPLICATIONS`] before allocating them.
+    fn count_blocks(&mut self, n: usize, at: usize) -> Result<(), ScheduleError> {
+        self.blocks = self.blocks.saturating_add(n);
+        if self.blocks > MAX_APPLICATIONS {
+            self.pos = at;
+            return Err(self.error(format!(
+                "the text spells out more than {MAX_APPLICATIONS} blocks"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -373,6 +410,39 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn hostile_texts_are_refused_before_allocating() {
+        use crate::schedule::{MAX_APPLICATIONS, MAX_NESTING};
+        // A range of 2^64 blocks, and many large ranges: refused by count, not by running out of memory.
+        let huge = format!("0..={}", usize::MAX);
+        let e = huge.parse::<LayerSchedule>().unwrap_err().to_string();
+        assert!(e.contains("spells out more than"), "{e}");
+        let many = vec!["0..=999999"; 4].join(", ");
+        assert!(many.parse::<LayerSchedule>().is_err());
+        assert!(
+            format!("0..{MAX_APPLICATIONS}")
+                .parse::<LayerSchedule>()
+                .is_ok()
+        );
+        // Nesting: 100 000 open parentheses must not overflow the stack.
+        let deep = "(".repeat(100_000);
+        let e = deep.parse::<LayerSchedule>().unwrap_err().to_string();
+        assert!(e.contains("nest more than"), "{e}");
+        let ok = format!("{}0{}", "par(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert_eq!(p(&ok), S::block(0));
+        // A huge repeat count parses (it is a number) but does not validate or compile.
+        let s = p("0x18446744073709551615, 1");
+        assert_eq!(s.application_count(), usize::MAX);
+        assert!(matches!(
+            s.validate(2),
+            Err(ScheduleError::TooLarge {
+                applications: usize::MAX,
+                ..
+            })
+        ));
+        assert_eq!(s.blocks_used().len(), 2);
     }
 
     #[test]

@@ -17,6 +17,34 @@ use burn::tensor::{Device, Tensor, TensorData};
 use memmap2::Mmap;
 use safetensors::tensor::{Dtype, Metadata, SafeTensors};
 
+/// The bytes of a checkpoint file: memory-mapped from disk, or owned (a file already in memory,
+/// e.g. downloaded, embedded in a test, or a fuzzer's input). Parsers work on `&[u8]` either way.
+pub enum FileBytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl FileBytes {
+    /// Map `file` read-only.
+    pub fn map(file: &File) -> std::io::Result<Self> {
+        // SAFETY: the map is read-only and private to this value. A checkpoint modified by another
+        // process while we read it could change the bytes we see, as with any read; it cannot make
+        // parsed offsets point outside the map, whose length is fixed at creation, and every read
+        // goes through bounds-checked slicing.
+        Ok(FileBytes::Mapped(unsafe { Mmap::map(file) }?))
+    }
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(m) => m,
+            FileBytes::Owned(v) => v,
+        }
+    }
+}
+
 /// What can go wrong reading weights. Every variant names the file, and the tensor where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum WeightError {
@@ -119,7 +147,7 @@ pub trait TensorSource {
 /// One memory-mapped safetensors file.
 pub struct SafetensorsFile {
     path: PathBuf,
-    mmap: Mmap,
+    bytes: FileBytes,
     header_len: usize,
     meta: Metadata,
 }
@@ -132,19 +160,22 @@ impl SafetensorsFile {
             source,
         };
         let file = File::open(&path).map_err(io)?;
-        // SAFETY: the map is read-only and private to this value. A checkpoint modified by another
-        // process while we read it could change the bytes we see, as with any read; it cannot make
-        // the parsed offsets point outside the map, whose length is fixed at creation.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let bytes = FileBytes::map(&file).map_err(io)?;
+        Self::from_bytes(bytes, path)
+    }
+
+    /// Parse a safetensors file that is already in memory; `path` names it in errors.
+    pub fn from_bytes(bytes: FileBytes, path: impl Into<PathBuf>) -> Result<Self, WeightError> {
+        let path = path.into();
         let (header_len, meta) =
-            SafeTensors::read_metadata(&mmap).map_err(|e| WeightError::Format {
+            SafeTensors::read_metadata(&bytes).map_err(|e| WeightError::Format {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
         // read_metadata checks that the offsets are contiguous and cover the data exactly.
         Ok(SafetensorsFile {
             path,
-            mmap,
+            bytes,
             header_len,
             meta,
         })
@@ -166,7 +197,7 @@ impl SafetensorsFile {
         let (s, e) = info.data_offsets;
         let start = 8 + self.header_len;
         let data = self
-            .mmap
+            .bytes
             .get(start + s..start + e)
             .ok_or_else(|| WeightError::Format {
                 path: self.path.clone(),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use painters_bench::conformance::run_manifest;
-use painters_bench::{device, models};
+use painters_bench::models;
 
 use super::CliError;
 
@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let device = device::by_name(&args.device).map_err(CliError::new)?;
+    let device = super::device(&args.device)?;
     let models_dir = args.models_dir.unwrap_or_else(models::default_models_dir);
     let results = run_manifest(
         &args.manifest,

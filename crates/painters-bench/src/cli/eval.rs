@@ -7,10 +7,11 @@ use clap::ValueEnum;
 use painters::{KvMode, LayerSchedule, Plan};
 use painters_bench::batching::BatchOptions;
 use painters_bench::eval::{
-    EvalOptions, evaluate_task, results_json, samples_jsonl, summary_table, write_atomic,
+    EvalOptions, check_writable, evaluate_task, results_json, samples_jsonl, summary_table,
+    write_atomic,
 };
 use painters_bench::lm::{LanguageModel, LlamaLm};
-use painters_bench::{device, models, tasks};
+use painters_bench::{models, tasks};
 use painters_llama::{LlamaModel, load_tokenizer};
 use serde_json::{Map, Value, json};
 
@@ -105,6 +106,9 @@ fn samples_path(out: &Path, task: &str) -> PathBuf {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let started = Instant::now();
+    check_writable(&args.out).map_err(|e| {
+        CliError::new(e).with_hint("--out must be a file in an existing, writable folder")
+    })?;
     let task_list: Vec<Box<dyn tasks::Task>> = args
         .tasks
         .iter()
@@ -115,9 +119,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
             })
         })
         .collect::<Result<_, _>>()?;
-    let device = device::by_name(&args.device).map_err(CliError::new)?;
+    let device = super::device(&args.device)?;
     let model = LlamaModel::load(&args.model, &device).map_err(|e| {
-        CliError::new(e).with_hint("--model takes a HF checkpoint folder or a .gguf file")
+        CliError::new(e).with_hint(
+            "--model takes a HF checkpoint folder or a .gguf file; one that fails to parse may be \
+             truncated: fetch it again (scripts/fetch-models.sh checks sha256)",
+        )
     })?;
     let tokenizer = load_tokenizer(&args.model).map_err(CliError::new)?;
     let layers = model.num_blocks();

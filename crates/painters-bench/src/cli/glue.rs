@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use clap::ValueEnum;
 use painters::LayerSchedule;
-use painters_bench::device;
 use painters_bert::finetune::{FinetuneConfig, FinetuneMode, GlueTask, finetune};
 use painters_bert::glue::{
     PAPER_TASKS, Subset, evaluate_glue, read_glue_jsonl, split_path, tokenize_records,
@@ -111,8 +110,30 @@ fn build_schedule(args: &Args, layers: usize) -> Result<LayerSchedule, CliError>
     resolve(args.schedule.as_deref(), preset, layers)
 }
 
+/// A BERT-side failure with the hint that fixes its kind.
 fn bert_err(e: painters_bert::BertError) -> CliError {
-    CliError::new(e)
+    use painters_bert::BertError as E;
+    let hint = match &e {
+        E::Config(_) | E::Weights(_) => {
+            "--model takes a HF BERT folder: config.json, model.safetensors, tokenizer.json (scripts/fetch-models.sh fetches all-MiniLM-L6-v2)"
+        }
+        E::Tokenizer { .. } | E::VocabMismatch { .. } => {
+            "the folder's tokenizer.json must belong to its model; --max-length must not exceed max_position_embeddings"
+        }
+        E::Schedule(_) => {
+            "check the schedule against the model's layer count: `painters schedule SPEC --layers T`"
+        }
+        E::Data { .. } => "fix or remove the line named above (docs/glue.md describes the fields)",
+        E::Save { .. } => "--save must name a folder that can be created",
+        _ => "see `painters glue --help` and docs/glue.md",
+    };
+    CliError::new(e).with_hint(hint)
+}
+
+fn data_err(e: painters_bert::glue::GlueDataError) -> CliError {
+    CliError::new(e).with_hint(
+        "each line is one JSON object with the task's text fields and an integer `label` (a number for STS-B); see docs/glue.md",
+    )
 }
 
 fn secs(t: Instant) -> f64 {
@@ -143,6 +164,11 @@ fn split_file(args: &Args, task: GlueTask, split: &str) -> Result<PathBuf, CliEr
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
+    if let Some(out) = &args.out {
+        painters_bench::eval::check_writable(out).map_err(|e| {
+            CliError::new(e).with_hint("--out must be a file in an existing, writable folder")
+        })?;
+    }
     let started = Instant::now();
     let task = GlueTask::from_name(&args.task)
         .filter(|t| PAPER_TASKS.contains(t))
@@ -153,7 +179,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if args.batch_size == 0 {
         return Err(CliError::new("--batch-size must be at least 1"));
     }
-    let device = device::by_name(&args.device).map_err(CliError::new)?;
+    let device = super::device(&args.device)?;
     let train_path = split_file(&args, task, "train")?;
     let dev_path = split_file(&args, task, "dev")?;
 
@@ -176,10 +202,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         (Some(n), false) => Subset::First(n),
         (Some(n), true) => Subset::Sample { n, seed: args.seed },
     };
-    let train_all = read_glue_jsonl(&train_path, task).map_err(CliError::new)?;
+    let train_all = read_glue_jsonl(&train_path, task).map_err(data_err)?;
     let train_available = train_all.len();
     let train_records = train_subset.apply(train_all);
-    let dev_all = read_glue_jsonl(&dev_path, task).map_err(CliError::new)?;
+    let dev_all = read_glue_jsonl(&dev_path, task).map_err(data_err)?;
     let dev_available = dev_all.len();
     let dev_subset = args.eval_limit.map_or(Subset::All, Subset::First);
     let dev_records = dev_subset.apply(dev_all);
@@ -319,8 +345,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(&out)
         .map_err(|e| CliError::new(format!("serializing results: {e}")))?;
     if let Some(path) = &args.out {
-        std::fs::write(path, format!("{text}\n"))
-            .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))?;
+        painters_bench::eval::write_atomic(path, format!("{text}\n").as_bytes()).map_err(|e| {
+            CliError::new(e).with_hint("check that the --out folder exists and is writable")
+        })?;
     }
     println!("{text}");
     Ok(())

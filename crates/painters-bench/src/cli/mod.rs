@@ -37,6 +37,14 @@ impl fmt::Display for CliError {
     }
 }
 
+/// The compute device named on the command line.
+pub fn device(name: &str) -> Result<burn::tensor::Device, CliError> {
+    painters_bench::device::by_name(name).map_err(|e| {
+        CliError::new(e)
+            .with_hint("--device takes cpu, wgpu or cuda[:N], as this build's features allow")
+    })
+}
+
 impl From<painters::ScheduleError> for CliError {
     fn from(e: painters::ScheduleError) -> Self {
         let hint = match &e {

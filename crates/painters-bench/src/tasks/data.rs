@@ -59,22 +59,36 @@ pub fn find_file(task: &str, dir: &Path, candidates: &[&str]) -> Result<PathBuf,
         })
 }
 
-/// A file's text; `.gz` files are decompressed.
+/// The most text a data file may hold once decompressed: far above any evaluation set, far below
+/// what a gzip bomb would inflate to.
+pub const MAX_TEXT_BYTES: u64 = 1 << 30;
+
+/// A file's text; `.gz` files are decompressed (at most [`MAX_TEXT_BYTES`]).
 pub fn read_text(path: &Path) -> Result<String, DataError> {
     let io = |source| DataError::Io {
         path: path.to_path_buf(),
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    let mut text = String::new();
-    if path.extension().is_some_and(|e| e == "gz") {
-        flate2::read::GzDecoder::new(file)
-            .read_to_string(&mut text)
-            .map_err(io)?;
+    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
     } else {
-        std::io::BufReader::new(file)
-            .read_to_string(&mut text)
-            .map_err(io)?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut text = String::new();
+    reader
+        .take(MAX_TEXT_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_TEXT_BYTES {
+        return Err(DataError::Invalid {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!(
+                "the data is larger than {} MiB (decompressed); is it really an evaluation set?",
+                MAX_TEXT_BYTES >> 20
+            ),
+        });
     }
     Ok(text)
 }

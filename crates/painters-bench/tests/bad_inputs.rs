@@ -1,0 +1,384 @@
+//! The bad-input suite: every way a user can hand the `painters` CLI something wrong gives a
+//! one-line cause naming the file / tensor / line / step, a hint, and a non-zero exit — never a
+//! panic. The cases and their messages are listed in docs/robustness.md (run with `--nocapture`
+//! to print them).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn smollm2() -> PathBuf {
+    let p = root().join("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        p.is_file(),
+        "{} missing; run scripts/fetch-models.sh",
+        p.display()
+    );
+    p
+}
+
+fn minilm() -> PathBuf {
+    let p = root().join("models/all-minilm-l6-v2");
+    assert!(
+        p.join("model.safetensors").is_file(),
+        "{} missing; run scripts/fetch-models.sh",
+        p.display()
+    );
+    p
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("painters-bad-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Run the CLI and check the failure's shape; returns the `error:` line.
+#[track_caller]
+fn fails(case: &str, args: &[&str], wants: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_painters"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{case}: succeeded\n{err}");
+    assert_eq!(out.status.code(), Some(1), "{case}: exit code\n{err}");
+    assert!(!err.contains("panicked"), "{case}: panicked\n{err}");
+    let error = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("{case}: no `error:` line\n{err}"));
+    assert!(
+        err.lines().any(|l| l.starts_with("hint: ")),
+        "{case}: no hint\n{err}"
+    );
+    for w in wants {
+        assert!(err.contains(w), "{case}: wanted {w:?} in\n{err}");
+    }
+    println!("| {case} | `{}` |", error.trim_start_matches("error: "));
+    error.to_string()
+}
+
+#[test]
+fn schedules_that_do_not_fit_the_model() {
+    fails(
+        "block index out of range",
+        &["schedule", "0..=14, 40, 15..30", "--layers", "30"],
+        &["step 15", "block 40 is out of range", "30 blocks"],
+    );
+    fails(
+        "empty parallel step",
+        &["schedule", "0, par(), 1"],
+        &["column 8", "needs at least one branch"],
+    );
+    fails(
+        "empty parallel step (JSON)",
+        &[
+            "schedule",
+            r#"{"steps":[{"parallel":[]}]}"#,
+            "--layers",
+            "4",
+        ],
+        &["parallel step needs at least one branch"],
+    );
+    fails(
+        "repeat count that unrolls past the limit",
+        &["schedule", "0x99999999999, 1", "--layers", "2"],
+        &["unrolls to", "block applications"],
+    );
+    fails(
+        "range that spells out too many blocks",
+        &["schedule", "0..=99999999999"],
+        &["spells out more than"],
+    );
+    fails(
+        "preset start layer past the middle",
+        &[
+            "schedule", "--preset", "skip", "--layers", "30", "--n", "20",
+        ],
+        &["preset"],
+    );
+    fails(
+        "schedule JSON with an unknown key",
+        &["schedule", r#"{"steps":[{"block":0,"times":2}]}"#],
+        &["steps[0]", "unexpected key"],
+    );
+}
+
+#[test]
+fn model_files_that_are_missing_or_broken() {
+    let dir = scratch("models");
+    let out = dir.join("r.json");
+    fails(
+        "missing model file",
+        &[
+            "eval",
+            "--model",
+            "models/nowhere.gguf",
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&out),
+        ],
+        &["nowhere.gguf"],
+    );
+    // The real model without its last kilobyte: the last tensor's data is cut.
+    let bytes = std::fs::read(smollm2()).unwrap();
+    let cut = dir.join("truncated.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() - 1024]).unwrap();
+    fails(
+        "truncated GGUF (tensor data cut)",
+        &[
+            "eval",
+            "--model",
+            s(&cut),
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&out),
+        ],
+        &["truncated.gguf", "runs past the end"],
+    );
+    // A header cut inside the metadata.
+    let cut = dir.join("header.gguf");
+    std::fs::write(&cut, &bytes[..4096]).unwrap();
+    fails(
+        "GGUF cut inside its metadata",
+        &[
+            "eval",
+            "--model",
+            s(&cut),
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&out),
+        ],
+        &["header.gguf"],
+    );
+    // A HF folder whose config lacks a required field.
+    let hf = dir.join("hf");
+    std::fs::create_dir_all(&hf).unwrap();
+    let fixture = root().join("tests/fixtures/models/tiny-llama");
+    std::fs::copy(
+        fixture.join("model.safetensors"),
+        hf.join("model.safetensors"),
+    )
+    .unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("config.json")).unwrap()).unwrap();
+    config.as_object_mut().unwrap().remove("hidden_size");
+    std::fs::write(hf.join("config.json"), config.to_string()).unwrap();
+    fails(
+        "config.json without hidden_size",
+        &[
+            "eval",
+            "--model",
+            s(&hf),
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&out),
+        ],
+        &["config.json", "hidden_size"],
+    );
+    // A safetensors file whose header length lies.
+    std::fs::copy(fixture.join("config.json"), hf.join("config.json")).unwrap();
+    let mut st = std::fs::read(fixture.join("model.safetensors")).unwrap();
+    st[..8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    std::fs::write(hf.join("model.safetensors"), &st).unwrap();
+    fails(
+        "safetensors header length past the end",
+        &[
+            "eval",
+            "--model",
+            s(&hf),
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&out),
+        ],
+        &["model.safetensors"],
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn datasets_with_bad_lines() {
+    let model = smollm2();
+    let dir = scratch("data");
+    let out = dir.join("r.json");
+    std::fs::create_dir_all(dir.join("arc_easy")).unwrap();
+    let good = std::fs::read_to_string(root().join("data/arc_easy/test.jsonl")).unwrap();
+    let first = good.lines().next().unwrap();
+    std::fs::write(
+        dir.join("arc_easy/test.jsonl"),
+        format!("{first}\n{{\"id\": \"x\", \"question\": \n"),
+    )
+    .unwrap();
+    fails(
+        "malformed JSONL line",
+        &[
+            "eval",
+            "--model",
+            s(&model),
+            "--tasks",
+            "arc_easy",
+            "--data-dir",
+            s(&dir),
+            "--no-progress",
+            "--out",
+            s(&out),
+        ],
+        &["arc_easy/test.jsonl:2"],
+    );
+    std::fs::write(dir.join("arc_easy/test.jsonl"), "\n\n").unwrap();
+    fails(
+        "empty dataset file",
+        &[
+            "eval",
+            "--model",
+            s(&model),
+            "--tasks",
+            "arc_easy",
+            "--data-dir",
+            s(&dir),
+            "--no-progress",
+            "--out",
+            s(&out),
+        ],
+        &["arc_easy/test.jsonl", "no documents"],
+    );
+    std::fs::write(
+        dir.join("arc_easy/test.jsonl"),
+        format!(
+            "{first}\n{}\n",
+            first.replace("\"question\": ", "\"query\": ")
+        ),
+    )
+    .unwrap();
+    fails(
+        "a line missing a field",
+        &[
+            "eval",
+            "--model",
+            s(&model),
+            "--tasks",
+            "arc_easy",
+            "--data-dir",
+            s(&dir),
+            "--no-progress",
+            "--out",
+            s(&out),
+        ],
+        &["arc_easy/test.jsonl:2"],
+    );
+    // GLUE: a label out of range on line 3 of the train file.
+    let glue = dir.join("glue-rte");
+    std::fs::create_dir_all(&glue).unwrap();
+    std::fs::copy(
+        root().join("data/glue-rte/dev.jsonl"),
+        glue.join("dev.jsonl"),
+    )
+    .unwrap();
+    let train = std::fs::read_to_string(root().join("data/glue-rte/train.jsonl")).unwrap();
+    let mut lines: Vec<String> = train.lines().take(4).map(str::to_string).collect();
+    lines[2] = lines[2]
+        .replace("\"label\": 0", "\"label\": 7")
+        .replace("\"label\": 1", "\"label\": 7");
+    std::fs::write(glue.join("train.jsonl"), lines.join("\n")).unwrap();
+    fails(
+        "GLUE label out of range",
+        &[
+            "glue",
+            "--model",
+            s(&minilm()),
+            "--task",
+            "rte",
+            "--data-dir",
+            s(&dir),
+            "--out",
+            s(&out),
+        ],
+        &["glue-rte/train.jsonl:3"],
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn sequences_over_the_maximum_position() {
+    let dir = scratch("maxlen");
+    let out = dir.join("r.json");
+    fails(
+        "BERT max length over max_position_embeddings",
+        &[
+            "glue",
+            "--model",
+            s(&minilm()),
+            "--task",
+            "rte",
+            "--max-length",
+            "4096",
+            "--train-limit",
+            "4",
+            "--eval-limit",
+            "4",
+            "--out",
+            s(&out),
+        ],
+        &["512"],
+    );
+}
+
+#[test]
+fn outputs_that_cannot_be_written() {
+    let dir = scratch("out");
+    let blocked = dir.join("no-such-folder/r.json");
+    fails(
+        "--out in a missing folder (checked before any work)",
+        &[
+            "eval",
+            "--model",
+            "models/nowhere.gguf",
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&blocked),
+        ],
+        &["no-such-folder"],
+    );
+    fails(
+        "GLUE --out in a missing folder",
+        &[
+            "glue",
+            "--model",
+            s(&minilm()),
+            "--task",
+            "rte",
+            "--out",
+            s(&blocked),
+        ],
+        &["no-such-folder"],
+    );
+    fails(
+        "unknown task",
+        &[
+            "eval",
+            "--model",
+            "m.gguf",
+            "--tasks",
+            "mmlu",
+            "--out",
+            s(&dir.join("r.json")),
+        ],
+        &["unknown task `mmlu`"],
+    );
+}
