@@ -20,7 +20,7 @@ use painters_llama::generate::{GenerateOptions, Sampling, generate};
 use painters_llama::{LlamaInput, LlamaModel};
 use serde_json::Value;
 
-use crate::models;
+use crate::{analysis, models};
 
 /// Why the runner could not start (a case that fails or cannot run is a failed [`CaseResult`]).
 #[derive(Debug, thiserror::Error)]
@@ -490,39 +490,35 @@ fn llama_generate(
 }
 
 /// `cosine[a][b]` = mean over token positions of cos(s_a[t], s_b[t]) over the T+1 states (embedding
-/// output, then every step's output, before the final norm), computed in f64 from f32 states.
+/// output, then every step's output, before the final norm), computed in f64 from f32 states: the
+/// layer analysis' token-mean mode over every position.
 fn llama_cosine(model: &LlamaModel, plan: &Plan, inputs: &Inputs) -> Result<Outputs, String> {
     let input = llama_input(inputs)?;
     let mut obs = HiddenStates::default();
     model
         .forward(plan, &input, None, &mut obs)
         .map_err(|e| e.to_string())?;
-    let states: Vec<(Vec<usize>, Vec<f64>)> = obs
-        .states
-        .iter()
-        .filter(|(p, _)| matches!(p, ObservePoint::Embedding | ObservePoint::Step(_)))
-        .map(|(_, t)| to_host(t))
+    let states = analysis::residual_states(&obs);
+    let [batch, seq, d] = states
+        .first()
+        .ok_or("the model reported no hidden states")?
+        .dims();
+    let host: Vec<Vec<f32>> = states
+        .into_iter()
+        .map(|t| {
+            t.into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| format!("{e:?}"))
+        })
         .collect::<Result<_, _>>()?;
-    let n = states.len();
-    let d = states.first().map_or(1, |(s, _)| *s.last().unwrap_or(&1));
-    let positions = states.first().map_or(0, |(_, v)| v.len() / d.max(1));
-    let mut cos = vec![0.0; n * n];
-    for a in 0..n {
-        for b in 0..n {
-            let mut total = 0.0;
-            for t in 0..positions {
-                let x = &states[a].1[t * d..(t + 1) * d];
-                let y = &states[b].1[t * d..(t + 1) * d];
-                let dot: f64 = x.iter().zip(y).map(|(p, q)| p * q).sum();
-                let nx: f64 = x.iter().map(|p| p * p).sum::<f64>().sqrt();
-                let ny: f64 = y.iter().map(|q| q * q).sum::<f64>().sqrt();
-                total += dot / (nx * ny).max(1e-300);
-            }
-            cos[a * n + b] = total / positions.max(1) as f64;
-        }
-    }
+    let views: Vec<&[f32]> = host.iter().map(Vec::as_slice).collect();
+    let grams =
+        analysis::sample_grams_host(&views, batch, seq, d, None).map_err(|e| e.to_string())?;
+    let m = analysis::cosine_matrix(&grams, analysis::SimilarityMode::TokenMean)
+        .map_err(|e| e.to_string())?;
+    let n = m.len();
     let mut out = Outputs::new();
-    out.insert("cosine".into(), (vec![n, n], cos));
+    out.insert("cosine".into(), (vec![n, n], m.concat()));
     Ok(out)
 }
 

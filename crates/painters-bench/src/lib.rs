@@ -3,12 +3,14 @@
 //! The harness around the `painters` core: the conformance runner against the PyTorch reference,
 //! model discovery, and (growing) the evaluation tasks, sweeps and reports behind the `painters` CLI.
 
+pub mod analysis;
 pub mod batching;
 pub mod conformance;
 pub mod device;
 pub mod eval;
 pub mod lm;
 pub mod models;
+pub mod report;
 pub mod requests;
 pub mod score;
 pub mod tasks;

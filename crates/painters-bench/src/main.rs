@@ -24,6 +24,9 @@ enum Command {
     Eval(cli::eval::Args),
     /// Fine-tune a BERT model under a layer schedule on a GLUE task; write the dev metrics as JSON.
     Glue(cli::glue::Args),
+    /// Layer analysis (similarity matrices as in the paper's Figure 3, angular distance, Block
+    /// Influence, logit lens) on task data; writes JSON, CSV, SVG/PNG plots and a Markdown report.
+    Layers(cli::layers::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => cli::conformance::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Glue(args) => cli::glue::run(args),
+        Command::Layers(args) => cli::layers::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod eval;
 pub mod glue;
+pub mod layers;
 pub mod schedule;
 
 use std::fmt;
