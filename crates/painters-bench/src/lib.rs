@@ -13,4 +13,5 @@ pub mod models;
 pub mod report;
 pub mod requests;
 pub mod score;
+pub mod sweep;
 pub mod tasks;

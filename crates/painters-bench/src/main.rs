@@ -24,6 +24,11 @@ enum Command {
     Eval(cli::eval::Args),
     /// Fine-tune a BERT model under a layer schedule on a GLUE task; write the dev metrics as JSON.
     Glue(cli::glue::Args),
+    /// Run the paper's experiments (many schedules) on lm-eval tasks: one result file per schedule
+    /// and task, resumable and shardable, shared schedule prefixes computed once.
+    Sweep(cli::sweep::Args),
+    /// Join the result folders of a sweep's shards; write the combined results.json and results.csv.
+    Merge(cli::merge::Args),
     /// Layer analysis (similarity matrices as in the paper's Figure 3, angular distance, Block
     /// Influence, logit lens) on task data; writes JSON, CSV, SVG/PNG plots and a Markdown report.
     Layers(cli::layers::Args),
@@ -36,6 +41,8 @@ fn main() -> ExitCode {
         Command::Conformance(args) => cli::conformance::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Glue(args) => cli::glue::run(args),
+        Command::Sweep(args) => cli::sweep::run(args),
+        Command::Merge(args) => cli::merge::run(args),
         Command::Layers(args) => cli::layers::run(args),
     };
     match result {

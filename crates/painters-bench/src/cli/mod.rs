@@ -5,7 +5,9 @@ pub mod conformance;
 pub mod eval;
 pub mod glue;
 pub mod layers;
+pub mod merge;
 pub mod schedule;
+pub mod sweep;
 
 use std::fmt;
 

@@ -107,6 +107,179 @@ impl<'a> LlamaLm<'a> {
         }
         out
     }
+
+    /// The model this LM runs.
+    pub fn model(&self) -> &'a LlamaModel {
+        self.model
+    }
+
+    /// The plan this LM runs.
+    pub fn plan(&self) -> &'a Plan {
+        self.plan
+    }
+
+    /// Scores of `reqs` from the hidden state `h` (`[rows, seq, d]`, before the final norm) that
+    /// the plan produced for `pass.input`: exactly the second half of
+    /// [`LanguageModel::score_batch`].
+    pub fn score_batch_hidden(
+        &self,
+        reqs: &[TokenRequest],
+        pass: &BatchPass,
+        h: Tensor<3>,
+    ) -> Result<Vec<Scored>, LmError> {
+        let [b, s, d] = h.dims();
+        let (mut idx, mut targets, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+        for (row, &i) in pass.live.iter().enumerate() {
+            for (p, t) in scored_positions(&reqs[i], row * s) {
+                idx.push(p as i64);
+                targets.push(t);
+                owners.push(i);
+            }
+        }
+        let n = idx.len();
+        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(idx, [n]), self.model.device());
+        let rows = h.reshape([b * s, d]).select(0, idx);
+        let scores = self.score_rows(rows, &targets)?;
+        Ok(Self::sums(reqs.len(), &owners, &scores))
+    }
+
+    /// The passes [`LanguageModel::score_shared`] runs for `reqs`, or `None` when it falls back to
+    /// [`LanguageModel::score_batch`] (no shared prefix, an empty context or continuation, or a
+    /// paper-averaged plan).
+    pub fn shared_pass(&self, reqs: &[TokenRequest]) -> Option<SharedPass> {
+        let inputs: Vec<Vec<u32>> = reqs.iter().map(TokenRequest::input).collect();
+        let shared = common_prefix(&inputs);
+        // The paper-averaged cache is an approximation meant for generation; a cached prefix would
+        // change log-likelihoods, so scoring under it always reads whole inputs.
+        if shared == 0
+            || self.plan.kv_mode() != KvMode::Exact
+            || reqs
+                .iter()
+                .any(|r| r.continuation.is_empty() || r.context.is_empty())
+        {
+            return None;
+        }
+        let prefix = LlamaInput {
+            ids: inputs[0][..shared].to_vec(),
+            batch: 1,
+            seq: shared,
+            attention_mask: None,
+        };
+        // The remainders run as one padded batch against the prefix cache repeated once per row.
+        let rows: Vec<usize> = (0..reqs.len())
+            .filter(|&i| inputs[i].len() > shared)
+            .collect();
+        let rest = if rows.is_empty() {
+            None
+        } else {
+            let rests: Vec<Vec<u32>> = rows.iter().map(|&i| inputs[i][shared..].to_vec()).collect();
+            let mut input = LlamaInput::padded(&rests, 0);
+            let s = input.seq;
+            let mut mask = Vec::with_capacity(rests.len() * (shared + s));
+            for r in &rests {
+                mask.extend(std::iter::repeat_n(1u8, shared + r.len()));
+                mask.extend(std::iter::repeat_n(0u8, s - r.len()));
+            }
+            input.attention_mask = Some(mask);
+            Some(input)
+        };
+        Some(SharedPass {
+            shared,
+            rows,
+            prefix,
+            rest,
+        })
+    }
+
+    /// Scores of `reqs` from the hidden states the plan produced for `pass.prefix` (`hp`) and, when
+    /// there is one, `pass.rest` run against the prefix's cache (`hr`): exactly the second half of
+    /// [`LanguageModel::score_shared`].
+    pub fn score_shared_hidden(
+        &self,
+        reqs: &[TokenRequest],
+        pass: &SharedPass,
+        hp: Tensor<3>,
+        hr: Option<Tensor<3>>,
+    ) -> Result<Vec<Scored>, LmError> {
+        let device = self.model.device();
+        let d = self.model.config().hidden_size;
+        let shared = pass.shared;
+        let hp = hp.reshape([shared, d]);
+        let (all, s) = match hr {
+            Some(hr) => {
+                let [r, s, _] = hr.dims();
+                (Tensor::cat(vec![hp, hr.reshape([r * s, d])], 0), s)
+            }
+            None => (hp, 0),
+        };
+        let (mut idx, mut targets, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, r) in reqs.iter().enumerate() {
+            let row = pass.rows.iter().position(|&x| x == i).unwrap_or(0);
+            for (p, t) in scored_positions(r, 0) {
+                let at = if p < shared {
+                    p
+                } else {
+                    shared + row * s + (p - shared)
+                };
+                idx.push(at as i64);
+                targets.push(t);
+                owners.push(i);
+            }
+        }
+        let n = idx.len();
+        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(idx, [n]), device);
+        let scores = self.score_rows(all.select(0, idx), &targets)?;
+        Ok(Self::sums(reqs.len(), &owners, &scores))
+    }
+}
+
+/// The one padded forward pass of [`LanguageModel::score_batch`]: the rows of the requests that have
+/// a continuation, right-padded. Public so that a sweep can run the blocks itself (sharing a prefix of
+/// the plan between schedules) and score the result with [`LlamaLm::score_batch_hidden`].
+#[derive(Clone, Debug)]
+pub struct BatchPass {
+    live: Vec<usize>,
+    /// What the model reads: one row per request with a continuation.
+    pub input: LlamaInput,
+}
+
+impl BatchPass {
+    /// The pass for `reqs`; `None` when no request has a continuation (nothing to run, every score
+    /// is 0 and greedy).
+    pub fn new(reqs: &[TokenRequest]) -> Result<Option<Self>, LmError> {
+        if reqs.iter().any(|r| r.context.is_empty()) {
+            return Err(LmError::EmptyContext);
+        }
+        let live: Vec<usize> = (0..reqs.len())
+            .filter(|&i| !reqs[i].continuation.is_empty())
+            .collect();
+        if live.is_empty() {
+            return Ok(None);
+        }
+        let rows: Vec<Vec<u32>> = live.iter().map(|&i| reqs[i].input()).collect();
+        let input = LlamaInput::padded(&rows, 0);
+        Ok(Some(BatchPass { live, input }))
+    }
+}
+
+/// The two forward passes of [`LanguageModel::score_shared`]: the shared token prefix (batch 1, run
+/// with a KV cache), then the remainders as one padded batch against that cache repeated per row.
+#[derive(Clone, Debug)]
+pub struct SharedPass {
+    shared: usize,
+    rows: Vec<usize>,
+    /// The shared prefix, batch 1.
+    pub prefix: LlamaInput,
+    /// The remainders (`None` when every input is the prefix itself), masked over the cached
+    /// prefix positions too; its first position is [`SharedPass::shared_len`].
+    pub rest: Option<LlamaInput>,
+}
+
+impl SharedPass {
+    /// Length of the shared token prefix.
+    pub fn shared_len(&self) -> usize {
+        self.shared
+    }
 }
 
 fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, LmError> {
@@ -139,93 +312,28 @@ impl LanguageModel for LlamaLm<'_> {
     }
 
     fn score_batch(&self, reqs: &[TokenRequest]) -> Result<Vec<Scored>, LmError> {
-        if reqs.iter().any(|r| r.context.is_empty()) {
-            return Err(LmError::EmptyContext);
-        }
-        let live: Vec<usize> = (0..reqs.len())
-            .filter(|&i| !reqs[i].continuation.is_empty())
-            .collect();
-        if live.is_empty() {
+        let Some(pass) = BatchPass::new(reqs)? else {
             return Ok(Self::sums(reqs.len(), &[], &[]));
-        }
-        let rows: Vec<Vec<u32>> = live.iter().map(|&i| reqs[i].input()).collect();
-        let input = LlamaInput::padded(&rows, 0);
-        let h = self.hidden(&input, None)?;
-        let [b, s, d] = h.dims();
-        let (mut idx, mut targets, mut owners) = (Vec::new(), Vec::new(), Vec::new());
-        for (row, &i) in live.iter().enumerate() {
-            for (p, t) in scored_positions(&reqs[i], row * s) {
-                idx.push(p as i64);
-                targets.push(t);
-                owners.push(i);
-            }
-        }
-        let n = idx.len();
-        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(idx, [n]), self.model.device());
-        let rows = h.reshape([b * s, d]).select(0, idx);
-        let scores = self.score_rows(rows, &targets)?;
-        Ok(Self::sums(reqs.len(), &owners, &scores))
+        };
+        let h = self.hidden(&pass.input, None)?;
+        self.score_batch_hidden(reqs, &pass, h)
     }
 
     fn score_shared(&self, reqs: &[TokenRequest]) -> Result<Vec<Scored>, LmError> {
-        let inputs: Vec<Vec<u32>> = reqs.iter().map(TokenRequest::input).collect();
-        let shared = common_prefix(&inputs);
-        // The paper-averaged cache is an approximation meant for generation; a cached prefix would
-        // change log-likelihoods, so scoring under it always reads whole inputs.
-        if shared == 0
-            || self.plan.kv_mode() != KvMode::Exact
-            || reqs
-                .iter()
-                .any(|r| r.continuation.is_empty() || r.context.is_empty())
-        {
+        let Some(pass) = self.shared_pass(reqs) else {
             return self.score_batch(reqs);
-        }
-        let device = self.model.device();
-        let d = self.model.config().hidden_size;
-        let mut cache = KvCache::for_plan(self.plan);
-        let prefix = LlamaInput::new(&[inputs[0][..shared].to_vec()])?;
-        let hp = self.hidden(&prefix, Some(&mut cache))?.reshape([shared, d]);
-        // The remainders run as one padded batch against the prefix cache repeated once per row.
-        let rows: Vec<usize> = (0..reqs.len())
-            .filter(|&i| inputs[i].len() > shared)
-            .collect();
-        let (all, s) = if rows.is_empty() {
-            (hp, 0)
-        } else {
-            let rests: Vec<Vec<u32>> = rows.iter().map(|&i| inputs[i][shared..].to_vec()).collect();
-            let mut input = LlamaInput::padded(&rests, 0);
-            let s = input.seq;
-            let mut mask = Vec::with_capacity(rests.len() * (shared + s));
-            for r in &rests {
-                mask.extend(std::iter::repeat_n(1u8, shared + r.len()));
-                mask.extend(std::iter::repeat_n(0u8, s - r.len()));
-            }
-            input.attention_mask = Some(mask);
-            let mut batch_cache = repeat_cache(self.plan, &cache, rests.len(), device)?;
-            let hr = self.hidden(&input, Some(&mut batch_cache))?;
-            (
-                Tensor::cat(vec![hp, hr.reshape([rests.len() * s, d])], 0),
-                s,
-            )
         };
-        let (mut idx, mut targets, mut owners) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, r) in reqs.iter().enumerate() {
-            let row = rows.iter().position(|&x| x == i).unwrap_or(0);
-            for (p, t) in scored_positions(r, 0) {
-                let at = if p < shared {
-                    p
-                } else {
-                    shared + row * s + (p - shared)
-                };
-                idx.push(at as i64);
-                targets.push(t);
-                owners.push(i);
+        let device = self.model.device();
+        let mut cache = KvCache::for_plan(self.plan);
+        let hp = self.hidden(&pass.prefix, Some(&mut cache))?;
+        let hr = match &pass.rest {
+            Some(rest) => {
+                let mut batch_cache = repeat_cache(self.plan, &cache, rest.batch, device)?;
+                Some(self.hidden(rest, Some(&mut batch_cache))?)
             }
-        }
-        let n = idx.len();
-        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(idx, [n]), device);
-        let scores = self.score_rows(all.select(0, idx), &targets)?;
-        Ok(Self::sums(reqs.len(), &owners, &scores))
+            None => None,
+        };
+        self.score_shared_hidden(reqs, &pass, hp, hr)
     }
 
     fn generate(

@@ -8,7 +8,7 @@
 
 mod llama;
 
-pub use llama::{LlamaLm, repeat_cache};
+pub use llama::{BatchPass, LlamaLm, SharedPass, repeat_cache};
 use painters::ExecError;
 use painters_llama::LlamaError;
 use painters_llama::tokenizer::{TextTokenizer, TokenizerError};
