@@ -75,6 +75,50 @@ pub struct TaskResult {
 }
 
 impl TaskResult {
+    /// Rebuild a task's result from the lm-eval-shaped JSON that [`results_json`] wrote for it
+    /// (its per-document samples are not in that JSON and come back empty). `None` when the JSON
+    /// does not hold exactly the metrics `task` reports: a checkpoint from another task version is
+    /// recomputed, never trusted.
+    pub fn from_results_json(task: &dyn Task, v: &Value) -> Option<TaskResult> {
+        let info = task.info();
+        let name = info.name;
+        let results = v.get("results")?.get(name)?.as_object()?;
+        let mut metrics = Vec::new();
+        for &filter in &info.filters {
+            for spec in &info.metrics {
+                let Some(value) = results.get(&format!("{},{filter}", spec.name)) else {
+                    continue;
+                };
+                let stderr = results
+                    .get(&format!("{}_stderr,{filter}", spec.name))
+                    .and_then(Value::as_f64);
+                metrics.push(MetricResult {
+                    filter,
+                    metric: spec.name,
+                    value: value.as_f64()?,
+                    stderr,
+                });
+            }
+        }
+        // Every metric key (but the alias) must have been matched.
+        if metrics.len() * 2 + 1 != results.len() || metrics.is_empty() {
+            return None;
+        }
+        if v.get("versions")?.get(name)?.as_f64()? != info.version {
+            return None;
+        }
+        let n = v.get("n-samples")?.get(name)?;
+        Some(TaskResult {
+            data_path: PathBuf::from(v.get("configs")?.get(name)?.get("dataset_path")?.as_str()?),
+            n_original: usize::try_from(n.get("original")?.as_u64()?).ok()?,
+            n_effective: usize::try_from(n.get("effective")?.as_u64()?).ok()?,
+            seconds: v.get("task_seconds")?.get(name)?.as_f64()?,
+            metrics,
+            samples: Vec::new(),
+            info,
+        })
+    }
+
     /// The value of `metric` under `filter`.
     pub fn get(&self, metric: &str, filter: &str) -> Option<&MetricResult> {
         self.metrics

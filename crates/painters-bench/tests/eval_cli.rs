@@ -181,3 +181,73 @@ fn eval_refuses_unknown_tasks_and_missing_data() {
     assert!(err.contains("no data for task `hellaswag`"), "{err}");
     assert!(!out.exists(), "no results file after a failure");
 }
+
+/// A run that dies after its first task keeps that task; the rerun resumes it instead of
+/// recomputing, and ends with the same numbers as an uninterrupted run.
+#[test]
+fn eval_resumes_finished_tasks_after_a_failure() {
+    let model = smollm2();
+    let dir = out_dir("resume");
+    let data = dir.join("data");
+    let copy = |task: &str, file: &str| {
+        let text = std::fs::read_to_string(root().join("data").join(task).join(file)).unwrap();
+        std::fs::create_dir_all(data.join(task)).unwrap();
+        let head: Vec<&str> = text.lines().take(3).collect();
+        std::fs::write(data.join(task).join(file), head.join("\n")).unwrap();
+    };
+    copy("winogrande", "dev.jsonl");
+    let out = dir.join("r.json");
+    let run = |tasks: &str, out: &std::path::Path| {
+        painters(&[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--tasks",
+            tasks,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    // arc_easy has no data yet: the run fails after winogrande is done.
+    let (ok, _, err) = run("winogrande,arc_easy", &out);
+    assert!(!ok, "{err}");
+    assert!(!out.exists());
+    let checkpoint = dir.join(".r.json.tasks/winogrande.json");
+    assert!(checkpoint.is_file(), "{err}");
+    copy("arc_easy", "test.jsonl");
+    let (ok, _, err) = run("winogrande,arc_easy", &out);
+    assert!(ok, "{err}");
+    assert!(err.contains("winogrande: resumed from"), "{err}");
+    assert!(!err.contains("winogrande: 3 docs"), "{err}");
+    assert!(!dir.join(".r.json.tasks").exists(), "checkpoints removed");
+    let resumed: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    // The same as computing winogrande now.
+    let fresh_out = dir.join("fresh.json");
+    let (ok, _, err) = run("winogrande", &fresh_out);
+    assert!(ok, "{err}");
+    let fresh: Value = serde_json::from_slice(&std::fs::read(&fresh_out).unwrap()).unwrap();
+    assert_eq!(
+        resumed["results"]["winogrande"],
+        fresh["results"]["winogrande"]
+    );
+    assert_eq!(
+        resumed["n-samples"]["winogrande"],
+        fresh["n-samples"]["winogrande"]
+    );
+    assert!(resumed["results"]["arc_easy"]["acc,none"].is_number());
+    // A checkpoint made under another schedule is not reused.
+    std::fs::create_dir_all(dir.join(".other.json.tasks")).unwrap();
+    let mut foreign: Value = serde_json::from_slice(&std::fs::read(&fresh_out).unwrap()).unwrap();
+    foreign["checkpoint_key"] = serde_json::json!({"schedule": "0..=3"});
+    std::fs::write(
+        dir.join(".other.json.tasks/winogrande.json"),
+        foreign.to_string(),
+    )
+    .unwrap();
+    let (ok, _, err) = run("winogrande", &dir.join("other.json"));
+    assert!(ok, "{err}");
+    assert!(!err.contains("resumed"), "{err}");
+}

@@ -7,8 +7,8 @@ use clap::ValueEnum;
 use painters::{KvMode, LayerSchedule, Plan};
 use painters_bench::batching::BatchOptions;
 use painters_bench::eval::{
-    EvalOptions, check_writable, evaluate_task, results_json, samples_jsonl, summary_table,
-    write_atomic,
+    EvalOptions, TaskResult, check_writable, evaluate_task, results_json, samples_jsonl,
+    summary_table, write_atomic,
 };
 use painters_bench::lm::{LanguageModel, LlamaLm};
 use painters_bench::{models, tasks};
@@ -104,6 +104,24 @@ fn samples_path(out: &Path, task: &str) -> PathBuf {
     out.with_file_name(format!("{stem}_samples_{task}.jsonl"))
 }
 
+/// Where finished tasks of a run writing `out` are kept until `out` is written: `.<name>.tasks/`.
+fn checkpoint_dir(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!(".{name}.tasks"))
+}
+
+/// A finished task's result from an earlier run of the same command, if it is whole and was made
+/// with the same model file, schedule and settings.
+fn resume(path: &Path, fingerprint: &Value, task: &dyn tasks::Task) -> Option<TaskResult> {
+    let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    if v.get("checkpoint_key") != Some(fingerprint) {
+        return None;
+    }
+    TaskResult::from_results_json(task, &v)
+}
+
 pub fn run(args: Args) -> Result<(), CliError> {
     let started = Instant::now();
     check_writable(&args.out).map_err(|e| {
@@ -155,8 +173,30 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     eprintln!("schedule: {schedule}\nplan:     {}", plan.stats());
 
+    // Each finished task is checkpointed beside --out, so that a run killed after hours resumes
+    // where it stopped; the checkpoints go once the results file is written.
+    let weights = models::weight_file(&args.model);
+    let sha = models::sha256_file(&weights).map_err(CliError::new)?;
+    let fingerprint = json!({
+        "model_sha256": sha,
+        "schedule": schedule.to_string(),
+        "layers": layers,
+        "limit": args.limit,
+        "max_length": lm.max_length(),
+        "kv_mode": format!("{kv:?}"),
+        "data_dir": args.data_dir,
+    });
+    let checkpoints = checkpoint_dir(&args.out);
     let mut results = Vec::new();
     for task in &task_list {
+        let name = task.info().name;
+        let checkpoint = checkpoints.join(format!("{name}.json"));
+        let samples_done = !args.log_samples || samples_path(&args.out, name).is_file();
+        if let Some(r) = resume(&checkpoint, &fingerprint, task.as_ref()).filter(|_| samples_done) {
+            eprintln!("{name}: resumed from {}", checkpoint.display());
+            results.push(r);
+            continue;
+        }
         let r = evaluate_task(&lm, task.as_ref(), &args.data_dir, &opts).map_err(|e| {
             CliError::new(e).with_hint("check --data-dir (default ./data) and the file named above")
         })?;
@@ -171,11 +211,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
             let path = samples_path(&args.out, r.info.name);
             write_atomic(&path, samples_jsonl(&r.samples).as_bytes()).map_err(CliError::new)?;
         }
+        let mut saved = results_json(std::slice::from_ref(&r), Map::new());
+        saved["checkpoint_key"] = fingerprint.clone();
+        std::fs::create_dir_all(&checkpoints)
+            .map_err(|e| CliError::new(format!("{}: {e}", checkpoints.display())))?;
+        write_atomic(&checkpoint, saved.to_string().as_bytes()).map_err(CliError::new)?;
         results.push(r);
     }
 
-    let weights = models::weight_file(&args.model);
-    let sha = models::sha256_file(&weights).map_err(CliError::new)?;
     let date = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
@@ -208,6 +251,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let json = results_json(&results, extra);
     let text = serde_json::to_string_pretty(&json).map_err(CliError::new)?;
     write_atomic(&args.out, text.as_bytes()).map_err(CliError::new)?;
+    let _ = std::fs::remove_dir_all(&checkpoints);
     print!("{}", summary_table(&results));
     Ok(())
 }
