@@ -169,6 +169,11 @@ impl Compiler {
             }
             LayerSchedule::Repeat { body, times } => {
                 let mut d = 0;
+                // Validation bounds the unrolled size; a body without blocks adds nothing however
+                // often it repeats, so it is not unrolled at all (fuzz find: `{"loop":[],"times":8e10}`).
+                if body.application_count() == 0 {
+                    return Ok(0);
+                }
                 for _ in 0..*times {
                     d += self.emit(body, &at.push(PathSegment::Body))?;
                 }

@@ -419,8 +419,10 @@ mod tests {
         let huge = format!("0..={}", usize::MAX);
         let e = huge.parse::<LayerSchedule>().unwrap_err().to_string();
         assert!(e.contains("spells out more than"), "{e}");
-        let many = vec!["0..=999999"; 4].join(", ");
+        let many = vec!["0..=40000"; 2].join(", ");
         assert!(many.parse::<LayerSchedule>().is_err());
+        // The fuzzer's find: 17 bytes spelling out 816 897 blocks.
+        assert!("0..=04,15..816912".parse::<LayerSchedule>().is_err());
         assert!(
             format!("0..{MAX_APPLICATIONS}")
                 .parse::<LayerSchedule>()
@@ -443,6 +445,19 @@ mod tests {
             })
         ));
         assert_eq!(s.blocks_used().len(), 2);
+        // The JSON fuzz target's find: a parallel step looped 255 555 times passed the old limit
+        // and compiled into a plan of 766 666 applications.
+        let s = LayerSchedule::from_json_str(
+            r#"{"steps": [{"block": 5555555555}, {"parallel": [1, 5513, 4], "loops":255555}]}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            s.validate(5555555556),
+            Err(ScheduleError::TooLarge {
+                applications: 766666,
+                ..
+            })
+        ));
     }
 
     #[test]

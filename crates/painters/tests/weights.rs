@@ -110,3 +110,19 @@ fn unsupported_dtypes_name_the_tensor() {
     assert!(e.contains("`w`") || e.contains("w"), "{e}");
     assert!(e.contains("hostile.safetensors"), "{e}");
 }
+
+#[test]
+fn shard_index_cannot_point_outside_the_folder() {
+    use painters::weights::SafetensorsCheckpoint;
+    let dir = std::env::temp_dir().join(format!("painters-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("model.safetensors.index.json"),
+        r#"{"weight_map": {"w": "../elsewhere.safetensors"}}"#,
+    )
+    .unwrap();
+    let e = SafetensorsCheckpoint::open(&dir).err().unwrap().to_string();
+    assert!(e.contains("model.safetensors.index.json"), "{e}");
+    assert!(e.contains("not a file name in this directory"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

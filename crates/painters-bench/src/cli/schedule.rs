@@ -129,6 +129,9 @@ fn parse_range(text: &str) -> Result<std::ops::RangeInclusive<usize>, CliError> 
             .with_hint("write a range as A..B (end exclusive) or A..=B")
     };
     let s: LayerSchedule = text.parse().map_err(|_| bad())?;
+    if s.application_count() > painters::schedule::MAX_APPLICATIONS {
+        return Err(bad());
+    }
     let blocks = s.block_applications();
     match (blocks.first(), blocks.last()) {
         (Some(&a), Some(&b)) if a <= b && blocks == (a..=b).collect::<Vec<_>>() => Ok(a..=b),
