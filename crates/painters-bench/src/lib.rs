@@ -8,6 +8,7 @@ pub mod batching;
 pub mod conformance;
 pub mod device;
 pub mod eval;
+pub mod hub;
 pub mod lm;
 pub mod models;
 pub mod report;

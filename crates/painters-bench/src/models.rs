@@ -50,10 +50,17 @@ pub fn packaged_model_path(models_dir: &Path, package: &str) -> Result<PathBuf, 
     Ok(path)
 }
 
-/// The weight file of a model path: the file itself, or `model.safetensors` in a folder.
+/// The weight file of a model path: the file itself, or `model.safetensors` in a folder; for a
+/// sharded folder (no `model.safetensors`, a `model.safetensors.index.json`), the index file.
 pub fn weight_file(path: &Path) -> PathBuf {
     if path.is_dir() {
-        path.join("model.safetensors")
+        let single = path.join("model.safetensors");
+        let index = path.join("model.safetensors.index.json");
+        if !single.exists() && index.is_file() {
+            index
+        } else {
+            single
+        }
     } else {
         path.to_path_buf()
     }

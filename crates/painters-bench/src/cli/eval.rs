@@ -23,7 +23,8 @@ use super::schedule::{Preset, resolve};
     after_help = "Examples:\n  painters eval --model models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf --tasks arc_easy,lambada_openai --limit 100 --out results.json\n  painters eval --model M.gguf --preset skip --m 5 --tasks hellaswag --out skip4.json --log-samples\n\nTasks: lambada_openai, arc_easy, arc_challenge, hellaswag, winogrande, gsm8k, wikitext. See docs/evaluation.md."
 )]
 pub struct Args {
-    /// The model: a HF checkpoint folder (config.json + safetensors + tokenizer.json) or a .gguf file.
+    /// The model: a HF checkpoint folder (config.json + safetensors + tokenizer.json), a .gguf file,
+    /// or hf:OWNER/NAME[@REVISION][:FILE.gguf] from the Hugging Face hub (cached; see docs/evaluation.md).
     #[arg(long)]
     model: PathBuf,
     /// A schedule in the text notation or as JSON; `@FILE` reads it from a file. Default: all blocks in order.
@@ -138,6 +139,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         })
         .collect::<Result<_, _>>()?;
     let device = super::device(&args.device)?;
+    let mut args = args;
+    args.model = super::model_path(&args.model, !args.no_progress)?;
     let model = LlamaModel::load(&args.model, &device).map_err(|e| {
         CliError::new(e).with_hint(
             "--model takes a HF checkpoint folder or a .gguf file; one that fails to parse may be \

@@ -22,7 +22,8 @@ use super::schedule::{Preset, resolve};
     after_help = "Examples:\n  painters glue --model models/all-minilm-l6-v2 --task rte --out rte.json\n  painters glue --model models/all-minilm-l6-v2 --task sst2 --train-limit 2000 --train-sample --preset skip --n 1 --out sst2-skip.json\n  painters glue --model M --task mrpc --mode frozen-encoder --lr 1e-3\n\nTasks: cola, mrpc, qnli, rte, sst2, stsb, wnli (data/glue-<task>/{train,dev}.jsonl[.gz]). Metrics are on the\nGLUE dev split (the test labels are not public). QNLI has no train split offline: pass --train-file. See docs/glue.md."
 )]
 pub struct Args {
-    /// A HF BERT checkpoint folder (config.json, model.safetensors, tokenizer.json).
+    /// A HF BERT checkpoint folder (config.json, model.safetensors, tokenizer.json), or a hub repo
+    /// of one: hf:OWNER/NAME[@REVISION] (cached; see docs/evaluation.md).
     #[arg(long)]
     model: PathBuf,
     /// GLUE task: cola, mrpc, qnli, rte, sst2, stsb, wnli.
@@ -185,6 +186,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
     // Model and tokenizer.
     let t0 = Instant::now();
+    let mut args = args;
+    args.model = super::model_path(&args.model, true)?;
     let bert = BertModel::load(&args.model, &device).map_err(bert_err)?;
     let config = bert.config().clone();
     let layers = config.num_hidden_layers;

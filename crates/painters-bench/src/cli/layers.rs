@@ -21,7 +21,8 @@ use super::schedule::{Preset, resolve};
     after_help = "Examples:\n  painters layers --model models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf --limit 100 --out layers/\n  painters layers --model M.gguf --mode paper --top-k 0 --out fig3/\n\nWrites analysis.json, CSVs, SVG/PNG charts and report.md into --out. See docs/layer-analysis.md."
 )]
 pub struct Args {
-    /// The model: a HF checkpoint folder (config.json + safetensors + tokenizer.json) or a .gguf file.
+    /// The model: a HF checkpoint folder (config.json + safetensors + tokenizer.json), a .gguf file,
+    /// or hf:OWNER/NAME[@REVISION][:FILE.gguf] from the Hugging Face hub (cached; see docs/evaluation.md).
     #[arg(long)]
     model: PathBuf,
     /// The data: an lm-eval task whose documents are one context/continuation pair (lambada_openai).
@@ -100,6 +101,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             .with_hint(format!("known tasks: {}", tasks::NAMES.join(", ")))
     })?;
     let device = device::by_name(&args.device).map_err(CliError::new)?;
+    let mut args = args;
+    args.model = super::model_path(&args.model, !args.no_progress)?;
     let model = LlamaModel::load(&args.model, &device).map_err(|e| {
         CliError::new(e).with_hint("--model takes a HF checkpoint folder or a .gguf file")
     })?;

@@ -48,6 +48,15 @@ pub fn device(name: &str) -> Result<burn::tensor::Device, CliError> {
     })
 }
 
+/// The local path of `--model`: a local path as given, or a `hf:OWNER/NAME[@REVISION][:FILE.gguf]`
+/// hub spec fetched into (or found in) the HF cache. Every command that takes `--model` calls this.
+pub fn model_path(arg: &std::path::Path, progress: bool) -> Result<std::path::PathBuf, CliError> {
+    painters_bench::hub::resolve_model_arg(arg, progress).map_err(|e| {
+        let hint = e.hint();
+        CliError::new(e).with_hint(hint)
+    })
+}
+
 impl From<painters::ScheduleError> for CliError {
     fn from(e: painters::ScheduleError) -> Self {
         let hint = match &e {

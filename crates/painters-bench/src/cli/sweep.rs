@@ -19,7 +19,8 @@ use super::CliError;
     after_help = "Experiments (each includes the full model as baseline): skip_one, switch (Fig. 2), skip (Fig. 4), middle_repeat (Fig. 5), reverse (Fig. 6), random (Fig. 7, --seeds), parallel (Fig. 8), looped_parallel (Fig. 9, --loops), grid (Fig. 10, K = 1..=--max-loops), summary (Fig. 11), all.\n\nThe folder --out gets results/<hash>.json (one per schedule x task, written as soon as it is done; a rerun skips them), results.json and results.csv. --shard i/n (i from 0) runs every n-th (task, schedule group) unit; join the shards' folders with `painters merge`.\n\nNormalized median (Fig. 11): per task (score - floor) / (full - floor), then the median over tasks. Defaults (an assumption; the paper does not say): arc_easy, arc_challenge, hellaswag acc_norm with floor 0.25; winogrande acc 0.5; lambada_openai acc 0; gsm8k exact_match,strict-match 0. Override with --floor TASK=X and --norm-metric TASK=METRIC[,FILTER].\n\nExamples:\n  painters sweep --model models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf --experiment skip --experiment parallel --tasks arc_easy,winogrande --limit 100 --out sweep-skip\n  painters sweep --model M.gguf --experiment all --tasks arc_challenge,hellaswag,winogrande,lambada_openai,gsm8k --shard 0/4 --out shard0\n  painters merge shard0 shard1 shard2 shard3 --out sweep-all"
 )]
 pub struct Args {
-    /// The model: a HF checkpoint folder (config.json + safetensors + tokenizer.json) or a .gguf file.
+    /// The model: a HF checkpoint folder (config.json + safetensors + tokenizer.json), a .gguf file,
+    /// or hf:OWNER/NAME[@REVISION][:FILE.gguf] from the Hugging Face hub (cached; see docs/evaluation.md).
     #[arg(long)]
     model: PathBuf,
     /// An experiment (repeatable): skip_one, switch, skip, middle_repeat, reverse, random, parallel,
@@ -149,6 +150,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     let norm = norm_config(&tasks, &args.floors, &args.norm_metrics)?;
     let device = device::by_name(&args.device).map_err(CliError::new)?;
+    let mut args = args;
+    args.model = super::model_path(&args.model, !args.no_progress)?;
     let model = LlamaModel::load(&args.model, &device).map_err(|e| {
         CliError::new(e).with_hint("--model takes a HF checkpoint folder or a .gguf file")
     })?;
