@@ -19,10 +19,13 @@ pub struct CappedAlloc;
 fn check(size: usize) {
     let limit = LIMIT.load(Ordering::Relaxed);
     if size > limit {
+        // Lift the cap first: printing the size and the backtrace allocates.
         LIMIT.store(usize::MAX, Ordering::Relaxed);
-        // Stderr is unbuffered: this writes without allocating.
-        let _ = std::io::stderr()
-            .write_all(b"painters-fuzz: allocation larger than the input allows\n");
+        let _ = writeln!(
+            std::io::stderr(),
+            "painters-fuzz: allocation of {size} bytes, more than the {limit} this input allows\n{}",
+            std::backtrace::Backtrace::force_capture()
+        );
         std::process::abort();
     }
 }
