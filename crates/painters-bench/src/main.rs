@@ -29,6 +29,8 @@ enum Command {
     Sweep(cli::sweep::Args),
     /// Join the result folders of a sweep's shards; write the combined results.json and results.csv.
     Merge(cli::merge::Args),
+    /// Draw a sweep folder's results as the paper's figures (SVG/PNG) and a Markdown report.
+    Report(cli::report::Args),
     /// Layer analysis (similarity matrices as in the paper's Figure 3, angular distance, Block
     /// Influence, logit lens) on task data; writes JSON, CSV, SVG/PNG plots and a Markdown report.
     Layers(cli::layers::Args),
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Glue(args) => cli::glue::run(args),
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Merge(args) => cli::merge::run(args),
+        Command::Report(args) => cli::report::run(args),
         Command::Layers(args) => cli::layers::run(args),
     };
     match result {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use painters_bench::report::sweep::{ResultFilter, SweepReportMeta};
 use painters_bench::sweep::{SweepError, merge};
 use painters_bench::tasks;
 
@@ -50,5 +51,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         args.out.display(),
         report.rows
     );
+    let meta = SweepReportMeta {
+        norm,
+        ..SweepReportMeta::default()
+    };
+    super::report::write_report(&args.out, &ResultFilter::default(), &meta)?;
     Ok(())
 }

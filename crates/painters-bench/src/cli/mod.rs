@@ -6,6 +6,7 @@ pub mod eval;
 pub mod glue;
 pub mod layers;
 pub mod merge;
+pub mod report;
 pub mod schedule;
 pub mod sweep;
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use painters_bench::batching::BatchOptions;
 use painters_bench::lm::{ByteTokenizer, Tokenize};
+use painters_bench::report::sweep::{ResultFilter, SweepReportMeta};
 use painters_bench::sweep::{
     Experiment, ExperimentOptions, NormConfig, Shard, SweepError, SweepModel, SweepOptions,
     reuse_line, run_sweep, sweep_points,
@@ -196,6 +197,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
         shard.index,
         shard.count
     );
+    let filter = ResultFilter {
+        model_sha256: Some(sha256.clone()),
+        limit: Some(args.limit),
+        tasks: Some(opts.tasks.iter().cloned().collect()),
+    };
     let report = run_sweep(
         &SweepModel {
             model: &model,
@@ -222,5 +228,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
         report.seconds
     );
     eprintln!("{}", reuse_line(&report.reuse));
+    let meta = SweepReportMeta {
+        model: args
+            .model
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
+        wall_seconds: (report.skipped == 0 && shard == Shard::ALL).then_some(report.seconds),
+        norm: opts.norm.clone(),
+    };
+    super::report::write_report(&args.out, &filter, &meta)?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 pub mod layers;
 pub mod markdown;
 pub mod plot;
+pub mod sweep;
 
 pub use markdown::{Align, Block, Report, Table, relative_path};
 pub use plot::{Chart, Heatmap, LineChart, PlotError, Series, svg_string, write_png, write_svg};
