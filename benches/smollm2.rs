@@ -4,6 +4,11 @@
 //!
 //! Run: `scripts/fetch-models.sh && cargo bench -p painters-llama --bench smollm2`.
 //! Peak memory is printed before the timings (a counting global allocator wraps the system one).
+//!
+//! The `smollm2_parallel8` group compares one parallel step of 8 blocks
+//! (`0..=10, par(11..=18), 19..30`) run sequentially and batched (`ExecOptions`); select it with
+//! `cargo bench -p painters-llama --bench smollm2 -- smollm2_parallel8`; `step_only_*` time the
+//! parallel step alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -13,8 +18,8 @@ use std::time::Duration;
 
 use burn::tensor::Device;
 use criterion::{Criterion, criterion_group, criterion_main};
-use painters::exec::Transformer;
-use painters::{KvMode, LayerSchedule, Plan, paper};
+use painters::exec::{ExecOptions, Transformer, run_with};
+use painters::{KvCache, KvMode, LayerSchedule, Plan, paper};
 use painters_llama::generate::{GenerateOptions, generate};
 use painters_llama::{LlamaInput, LlamaModel};
 
@@ -122,5 +127,132 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Greedy decoding of `new` tokens after `prompt`, batch 1, with the given executor options.
+fn decode(model: &LlamaModel, plan: &Plan, prompt: &[u32], new: usize, options: ExecOptions) {
+    let mut cache = KvCache::for_plan(plan);
+    let mut input = LlamaInput::new(&[prompt.to_vec()]).unwrap();
+    for _ in 0..new {
+        let logits = model
+            .forward_with(plan, &input, Some(&mut cache), &mut (), options)
+            .unwrap();
+        let [_, s, v] = logits.dims();
+        let row = logits
+            .narrow(1, s - 1, 1)
+            .reshape([v])
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let next = (0..v).fold(0, |m, i| if row[i] > row[m] { i } else { m });
+        input = LlamaInput::new(&[vec![next as u32]]).unwrap();
+    }
+}
+
+/// One parallel step of 8 blocks: sequential vs batched (stacked weights, one batched matmul per
+/// projection).
+fn bench_parallel8(c: &mut Criterion) {
+    let device = Device::flex();
+    let model = LlamaModel::load(model_path(), &device).unwrap();
+    let s: LayerSchedule = "0..=10, par(11..=18), 19..30".parse().unwrap();
+    let plan = Plan::compile(&s, 30, KvMode::Exact).unwrap();
+    let bytes = model.prepare(&plan);
+    println!(
+        "parallel8: stacked weights of par(11..=18) take {:.1} MiB ({} group)",
+        bytes as f64 / (1 << 20) as f64,
+        model.stacked_groups()
+    );
+    let modes = [
+        ("sequential", ExecOptions::sequential()),
+        ("batched", ExecOptions::batched()),
+    ];
+    for (name, options) in modes {
+        PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+        let before = LIVE.load(Ordering::Relaxed);
+        black_box(
+            model
+                .forward_with(&plan, &input(1, 128), None, &mut (), options)
+                .unwrap(),
+        );
+        let peak = PEAK.load(Ordering::Relaxed) - before;
+        println!(
+            "peak-memory parallel8/{name}: forward 1x128 adds {:.1} MiB",
+            peak as f64 / (1 << 20) as f64
+        );
+    }
+    let mut g = c.benchmark_group("smollm2_parallel8");
+    g.sample_size(10);
+    let x = input(1, 128);
+    let prompt = input(1, 16).ids;
+    for (name, options) in modes {
+        g.bench_function(format!("forward_1x128/{name}"), |bench| {
+            bench.iter(|| {
+                black_box(
+                    model
+                        .forward_with(&plan, &x, None, &mut (), options)
+                        .unwrap(),
+                )
+            })
+        });
+        g.bench_function(format!("decode_16+32/{name}"), |bench| {
+            bench.iter(|| decode(&model, &plan, &prompt, 32, options))
+        });
+    }
+    // The parallel step alone (no embedding, other blocks or head to dilute the difference).
+    let step = Plan::compile(&"par(11..=18)".parse().unwrap(), 30, KvMode::Exact).unwrap();
+    for (name, options) in modes {
+        let (h, ctx) = model.embed(&x, 0).unwrap();
+        g.bench_function(format!("step_only_1x128/{name}"), |bench| {
+            bench.iter(|| {
+                black_box(
+                    run_with(
+                        &step,
+                        model.blocks(),
+                        h.clone(),
+                        &ctx,
+                        None,
+                        &mut (),
+                        options,
+                    )
+                    .unwrap()
+                    .into_data(),
+                )
+            })
+        });
+        // One decode position after 32 cached ones (the cache is cloned per iteration: cheap, the
+        // tensors are shared).
+        let mut cache = KvCache::for_plan(&step);
+        let (h, ctx) = model.embed(&input(1, 32), 0).unwrap();
+        run_with(
+            &step,
+            model.blocks(),
+            h,
+            &ctx,
+            Some(&mut cache),
+            &mut (),
+            options,
+        )
+        .unwrap();
+        let (h, ctx) = model.embed(&input(1, 1), 32).unwrap();
+        g.bench_function(format!("step_only_decode_1/{name}"), |bench| {
+            bench.iter(|| {
+                let mut c = cache.clone();
+                black_box(
+                    run_with(
+                        &step,
+                        model.blocks(),
+                        h.clone(),
+                        &ctx,
+                        Some(&mut c),
+                        &mut (),
+                        options,
+                    )
+                    .unwrap()
+                    .into_data(),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_parallel8);
 criterion_main!(benches);

@@ -189,6 +189,7 @@ impl LlamaModel {
             head,
             config,
             device: device.clone(),
+            stacked: Default::default(),
         })
     }
 }

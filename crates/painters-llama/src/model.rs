@@ -4,18 +4,25 @@
 //! Projections are fused at load time (Q/K/V into one `[d, (h + 2·kv)·hd]` matrix, gate/up into one
 //! `[d, 2·ffn]`), and stored transposed so that every projection is one `x · W` without a transpose
 //! per call.
+//!
+//! A parallel step whose branches are single blocks runs as one batched computation over the
+//! members' stacked weights (see [`batched`]; cached on the model, built on first use).
+
+mod batched;
+
+use std::sync::Arc;
 
 use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use painters::exec::{Block, BlockOutput, ObservePoint, Observer, Transformer};
-use painters::{ExecError, KvState};
+use painters::{ExecError, KvState, Plan};
 
 use crate::config::LlamaConfig;
 
 /// The sizes a block needs at run time.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Dims {
     pub heads: usize,
     pub kv_heads: usize,
@@ -48,14 +55,29 @@ pub struct LlamaContext {
     /// `[batch, heads, seq, past_len + seq]`, true where a query must not see a key; None when every
     /// query sees every key (a single new token with no padding).
     mask: Option<Tensor<4, Bool>>,
+    /// The model's stacked weights for batched parallel steps.
+    stacked: Arc<batched::StackedCache>,
+    /// Address and length of the model's block slice: the stacked weights are keyed by indices into it.
+    blocks_at: (usize, usize),
+}
+
+impl LlamaContext {
+    /// Whether `blocks` is the block slice of the model that built this context.
+    fn built_for(&self, blocks: &[LlamaBlock]) -> bool {
+        (blocks.as_ptr() as usize, blocks.len()) == self.blocks_at
+    }
 }
 
 /// `x · rsqrt(mean(x²) + eps) · w`, over the last axis.
 pub(crate) fn rms_norm(x: Tensor<3>, w: &Tensor<1>, eps: f64) -> Tensor<3> {
-    let var = x.clone().square().mean_dim(2);
     let d = w.dims()[0];
+    rms_scale(x, eps).mul(w.clone().reshape([1, 1, d]))
+}
+
+/// `x · rsqrt(mean(x²) + eps)` over the last axis: RMSNorm without its weight.
+fn rms_scale(x: Tensor<3>, eps: f64) -> Tensor<3> {
+    let var = x.clone().square().mean_dim(2);
     x.mul(var.add_scalar(eps).sqrt().recip())
-        .mul(w.clone().reshape([1, 1, d]))
 }
 
 /// `x · W` for `x: [b, s, i]`, `W: [i, o]`.
@@ -141,6 +163,19 @@ impl Block for LlamaBlock {
             hidden: out,
             kv: want_kv.then_some(KvState { key: k, value: v }),
         }
+    }
+
+    /// One batched computation for all members (stacked weights cached on the model); see
+    /// [`batched`].
+    fn forward_group(
+        blocks: &[Self],
+        members: &[usize],
+        hidden: &Tensor<3>,
+        ctx: &LlamaContext,
+        pasts: &[Option<&KvState>],
+        want_kv: bool,
+    ) -> Option<Vec<BlockOutput>> {
+        batched::forward_group(blocks, members, hidden, ctx, pasts, want_kv)
     }
 }
 
@@ -230,6 +265,8 @@ pub struct LlamaModel {
     pub(crate) head: Option<Tensor<2>>,
     pub(crate) inv_freq: Vec<f32>,
     pub(crate) device: Device,
+    /// Stacked member weights of batched parallel steps, built on first use; shared by clones.
+    pub(crate) stacked: Arc<batched::StackedCache>,
 }
 
 impl LlamaModel {
@@ -241,6 +278,42 @@ impl LlamaModel {
     }
     pub fn num_blocks(&self) -> usize {
         self.blocks.len()
+    }
+
+    /// Bytes held by the stacked weights of batched parallel steps (one copy of each member's
+    /// weights per distinct member list run so far). Extra memory on top of the model's own weights.
+    pub fn stacked_weight_bytes(&self) -> usize {
+        self.stacked.bytes()
+    }
+
+    /// Distinct member lists whose stacked weights are cached.
+    pub fn stacked_groups(&self) -> usize {
+        self.stacked.len()
+    }
+
+    /// Builds the stacked weights of every batched parallel step of `plan` now rather than on the
+    /// first forward call; returns [`LlamaModel::stacked_weight_bytes`] afterwards.
+    pub fn prepare(&self, plan: &Plan) -> usize {
+        for g in plan.block_groups() {
+            if g.blocks.len() >= 2 {
+                // A member list that cannot be stacked simply runs sequentially later.
+                let _ = self.stacked.get_or_build(&self.blocks, &g.blocks);
+            }
+        }
+        self.stacked_weight_bytes()
+    }
+
+    /// Drops every cached stacked weight (they are rebuilt on demand).
+    pub fn clear_stacked_weights(&self) {
+        self.stacked.clear();
+    }
+
+    /// Caps the bytes that stacked weights may take (None, the default: as much as the blocks' own
+    /// weights). When a new member list would exceed it, the least recently used lists are dropped;
+    /// a list larger than the budget by itself runs sequentially. `Some(0)` turns batching off.
+    /// Drops every cached stacked weight. Shared with the model's clones.
+    pub fn set_stacked_weight_budget(&self, bytes: Option<usize>) {
+        self.stacked.set_budget(bytes);
     }
 
     fn rope_tables(&self, past: usize, seq: usize) -> (Tensor<4>, Tensor<4>) {
@@ -357,7 +430,16 @@ impl Transformer for LlamaModel {
         let h = self.embed.clone().select(0, ids).reshape([b, s, d]);
         let (cos, sin) = self.rope_tables(past_len, s);
         let mask = self.mask(input, past_len)?;
-        Ok((h, LlamaContext { cos, sin, mask }))
+        Ok((
+            h,
+            LlamaContext {
+                cos,
+                sin,
+                mask,
+                stacked: self.stacked.clone(),
+                blocks_at: (self.blocks.as_ptr() as usize, self.blocks.len()),
+            },
+        ))
     }
 
     fn head(&self, hidden: Tensor<3>, observer: &mut dyn Observer) -> Tensor<3> {

@@ -8,7 +8,7 @@
 use burn::tensor::Tensor;
 
 use crate::cache::{KvCache, KvState};
-use crate::plan::{KvMode, KvWrite, Op, Plan};
+use crate::plan::{BlockGroup, KvMode, KvWrite, Op, Plan};
 use crate::schedule::Merge;
 
 /// One layer of a model, as the executor sees it.
@@ -32,6 +32,64 @@ pub trait Block {
         past: Option<&KvState>,
         want_kv: bool,
     ) -> BlockOutput;
+
+    /// Apply the blocks `members` (indices into `blocks`) to the same input as one computation: a
+    /// parallel step whose branches are single blocks. Returns one output per member, in order, each
+    /// equal (within float tolerance) to `blocks[members[i]].forward(hidden, ctx, pasts[i], want_kv)`,
+    /// or `None` when the group cannot be batched, in which case the executor runs the members one
+    /// after the other. `pasts` has one entry per member.
+    ///
+    /// `blocks` is the slice the plan runs over, so an implementation may cache per-group data (the
+    /// members' stacked weights) keyed by `members`. The default batches nothing.
+    fn forward_group(
+        blocks: &[Self],
+        members: &[usize],
+        hidden: &Tensor<3>,
+        ctx: &Self::Context,
+        pasts: &[Option<&KvState>],
+        want_kv: bool,
+    ) -> Option<Vec<BlockOutput>>
+    where
+        Self: Sized,
+    {
+        let _ = (blocks, members, hidden, ctx, pasts, want_kv);
+        None
+    }
+}
+
+/// How [`run_with`] executes a plan. Every setting gives the same numbers within float tolerance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExecOptions {
+    /// Run each parallel step whose branches are single blocks ([`Plan::block_groups`]) as one
+    /// batched computation ([`Block::forward_group`]) when the block type supports it. When false,
+    /// or when the block type declines, the members run one after the other (the sequential form).
+    pub batched_parallel: bool,
+}
+
+/// Sequential by default: on the CPU the batched form measured no faster (burn's batched matmul runs
+/// one GEMM per member; docs/performance.md) while its stacked weights add the members' size in
+/// memory, which would break the promise that looped schedules cost no extra memory. Ask for
+/// [`ExecOptions::batched`] on a GPU, where one batched kernel replaces k launches.
+impl Default for ExecOptions {
+    fn default() -> Self {
+        Self::sequential()
+    }
+}
+
+impl ExecOptions {
+    /// Qualifying parallel steps run as one batched computation.
+    pub fn batched() -> Self {
+        ExecOptions {
+            batched_parallel: true,
+        }
+    }
+
+    /// Every parallel step runs its branches one after the other.
+    pub fn sequential() -> Self {
+        ExecOptions {
+            batched_parallel: false,
+        }
+    }
 }
 
 /// What a block returns: the new hidden state and, when asked, the new positions' keys/values.
@@ -107,7 +165,8 @@ struct Frame {
     pooled: Vec<KvState>,
 }
 
-/// Run `plan` over `blocks`, starting from the hidden state `hidden`.
+/// Run `plan` over `blocks`, starting from the hidden state `hidden`, with the default
+/// [`ExecOptions`] (parallel steps run member by member; see [`run_with`] for the batched form).
 ///
 /// With a `cache`, each block reads its slot's past keys/values and the new ones are appended, and the
 /// cache's length advances by the number of positions in `hidden`. The observer sees the state after
@@ -117,8 +176,29 @@ pub fn run<B: Block>(
     blocks: &[B],
     hidden: Tensor<3>,
     ctx: &B::Context,
+    cache: Option<&mut KvCache>,
+    observer: &mut dyn Observer,
+) -> Result<Tensor<3>, ExecError> {
+    run_with(
+        plan,
+        blocks,
+        hidden,
+        ctx,
+        cache,
+        observer,
+        ExecOptions::default(),
+    )
+}
+
+/// [`run`] with explicit [`ExecOptions`].
+pub fn run_with<B: Block>(
+    plan: &Plan,
+    blocks: &[B],
+    hidden: Tensor<3>,
+    ctx: &B::Context,
     mut cache: Option<&mut KvCache>,
     observer: &mut dyn Observer,
+    options: ExecOptions,
 ) -> Result<Tensor<3>, ExecError> {
     if plan.num_blocks() != blocks.len() {
         return Err(ExecError::BlockCount {
@@ -138,9 +218,21 @@ pub fn run<B: Block>(
     }
     let positions = hidden.dims()[1];
     let want_kv = cache.is_some();
+    let ops = plan.ops();
     let mut h = hidden;
     let mut stack: Vec<Frame> = Vec::new();
-    for op in plan.ops() {
+    let mut pc = 0;
+    while let Some(op) = ops.get(pc) {
+        if options.batched_parallel
+            && let Some(group) = plan.block_group_at(pc)
+            && let Some(out) =
+                run_group(ops, group, blocks, &h, ctx, cache.as_deref_mut(), want_kv)?
+        {
+            h = out;
+            pc = group.join() + 1;
+            continue;
+        }
+        pc += 1;
         match *op {
             Op::Apply { block, slot, write } => {
                 let past = cache.as_deref().and_then(|c| c.slot(slot));
@@ -186,11 +278,7 @@ pub fn run<B: Block>(
                     Some(s) => s + h,
                     None => h,
                 };
-                h = match merge {
-                    Merge::Mean => sum.div_scalar(branches as f32),
-                    // h + Σ(b_i − h) = Σ b_i − (k − 1)·h
-                    Merge::ResidualSum => sum - f.input.mul_scalar((branches - 1) as f32),
-                };
+                h = merged(sum, &f.input, branches, merge);
                 if let (Some(slot), Some(c)) = (pooled, cache.as_deref_mut())
                     && let Some(mean) = KvState::mean(f.pooled)
                 {
@@ -207,6 +295,77 @@ pub fn run<B: Block>(
         c.advance(positions);
     }
     Ok(h)
+}
+
+/// The merge of a parallel step from the sum of its `branches` branch outputs.
+fn merged(sum: Tensor<3>, input: &Tensor<3>, branches: usize, merge: Merge) -> Tensor<3> {
+    match merge {
+        Merge::Mean => sum.div_scalar(branches as f32),
+        // h + Σ(b_i − h) = Σ b_i − (k − 1)·h
+        Merge::ResidualSum => sum - input.clone().mul_scalar((branches - 1) as f32),
+    }
+}
+
+/// Runs the block group `group` (ops `group.fork ..= group.join()`) as one batched computation.
+/// `Ok(None)` when the block type declines; nothing has been changed then.
+fn run_group<B: Block>(
+    ops: &[Op],
+    group: &BlockGroup,
+    blocks: &[B],
+    h: &Tensor<3>,
+    ctx: &B::Context,
+    mut cache: Option<&mut KvCache>,
+    want_kv: bool,
+) -> Result<Option<Tensor<3>>, ExecError> {
+    let k = group.blocks.len();
+    let mut targets = Vec::with_capacity(k);
+    for j in 0..k {
+        match ops.get(group.fork + 1 + 2 * j) {
+            Some(&Op::Apply { block, slot, write }) if block < blocks.len() => {
+                targets.push((slot, write))
+            }
+            _ => return Err(ExecError::MalformedPlan("block group without its applies")),
+        }
+    }
+    let Some(&Op::Join {
+        branches,
+        merge,
+        pooled,
+    }) = ops.get(group.join())
+    else {
+        return Err(ExecError::MalformedPlan("block group without its join"));
+    };
+    let outs = {
+        let pasts: Vec<Option<&KvState>> = targets
+            .iter()
+            .map(|&(slot, _)| cache.as_deref().and_then(|c| c.slot(slot)))
+            .collect();
+        match B::forward_group(blocks, &group.blocks, h, ctx, &pasts, want_kv) {
+            Some(outs) if outs.len() == k => outs,
+            _ => return Ok(None),
+        }
+    };
+    let mut sum: Option<Tensor<3>> = None;
+    let mut pooled_kv = Vec::new();
+    for (out, &(slot, write)) in outs.into_iter().zip(&targets) {
+        sum = Some(match sum {
+            Some(s) => s + out.hidden,
+            None => out.hidden,
+        });
+        if let (Some(c), Some(kv)) = (cache.as_deref_mut(), out.kv) {
+            match write {
+                KvWrite::Own => c.append(slot, kv),
+                KvWrite::Pooled => pooled_kv.push(kv),
+            }
+        }
+    }
+    let sum = sum.ok_or(ExecError::MalformedPlan("empty block group"))?;
+    if let (Some(slot), Some(c)) = (pooled, cache)
+        && let Some(mean) = KvState::mean(pooled_kv)
+    {
+        c.append(slot, mean);
+    }
+    Ok(Some(merged(sum, h, branches, merge)))
 }
 
 /// A whole model: embedding → a plan over its blocks → head. Adapters implement this; the harness and
@@ -240,10 +399,22 @@ pub trait Transformer {
         cache: Option<&mut KvCache>,
         observer: &mut dyn Observer,
     ) -> Result<Tensor<3>, Self::Error> {
+        self.forward_with(plan, input, cache, observer, ExecOptions::default())
+    }
+
+    /// [`Transformer::forward`] with explicit [`ExecOptions`].
+    fn forward_with(
+        &self,
+        plan: &Plan,
+        input: &Self::Input,
+        cache: Option<&mut KvCache>,
+        observer: &mut dyn Observer,
+        options: ExecOptions,
+    ) -> Result<Tensor<3>, Self::Error> {
         let past_len = cache.as_deref().map_or(0, KvCache::len);
         let (h, ctx) = self.embed(input, past_len)?;
         observer.observe(ObservePoint::Embedding, &h);
-        let h = run(plan, self.blocks(), h, &ctx, cache, observer)?;
+        let h = run_with(plan, self.blocks(), h, &ctx, cache, observer, options)?;
         Ok(self.head(h, observer))
     }
 }

@@ -59,6 +59,27 @@ pub enum Op {
     EndStep { step: usize },
 }
 
+/// A parallel step whose branches are all single block applications (`par(3, 5, 7)`, not
+/// `par((3, 4), 5)`): the executor may run its members as one batched computation
+/// ([`Block::forward_group`](crate::exec::Block::forward_group)).
+///
+/// Its ops are `Fork`, then `Apply` per member separated by `NextBranch`, then `Join` at
+/// `fork + 2·blocks.len()`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BlockGroup {
+    /// Index of the step's `Fork` op.
+    pub fork: usize,
+    /// The member blocks, in branch order (a block may appear more than once).
+    pub blocks: Vec<usize>,
+}
+
+impl BlockGroup {
+    /// Index of the step's `Join` op.
+    pub fn join(&self) -> usize {
+        self.fork + 2 * self.blocks.len()
+    }
+}
+
 /// Cost figures of a plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct PlanStats {
@@ -78,6 +99,8 @@ pub struct PlanStats {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Plan {
     ops: Vec<Op>,
+    /// The parallel steps whose branches are single blocks, by `Fork` index (ascending).
+    groups: Vec<BlockGroup>,
     stats: PlanStats,
     num_blocks: usize,
     kv_mode: KvMode,
@@ -114,6 +137,7 @@ impl Plan {
             distinct_blocks: schedule.blocks_used().len(),
         };
         Ok(Plan {
+            groups: block_groups(&c.ops),
             ops: c.ops,
             stats,
             num_blocks,
@@ -134,6 +158,44 @@ impl Plan {
     pub fn kv_mode(&self) -> KvMode {
         self.kv_mode
     }
+    /// The parallel steps whose branches are all single blocks, in op order (loops unrolled, so a
+    /// looped step appears once per iteration).
+    pub fn block_groups(&self) -> &[BlockGroup] {
+        &self.groups
+    }
+    /// The block group whose `Fork` op is at index `fork`, if that step qualifies.
+    pub fn block_group_at(&self, fork: usize) -> Option<&BlockGroup> {
+        self.groups
+            .binary_search_by_key(&fork, |g| g.fork)
+            .ok()
+            .and_then(|i| self.groups.get(i))
+    }
+}
+
+/// Finds every `Fork, Apply, (NextBranch, Apply)*, Join` run of ops.
+fn block_groups(ops: &[Op]) -> Vec<BlockGroup> {
+    let mut out = Vec::new();
+    for (fork, op) in ops.iter().enumerate() {
+        let Op::Fork { branches } = *op else {
+            continue;
+        };
+        let mut blocks = Vec::with_capacity(branches);
+        for j in 0..branches {
+            match ops.get(fork + 1 + 2 * j) {
+                Some(Op::Apply { block, .. }) => blocks.push(*block),
+                _ => break,
+            }
+            let want_sep = j + 1 < branches;
+            match (ops.get(fork + 2 + 2 * j), want_sep) {
+                (Some(Op::NextBranch), true) | (Some(Op::Join { .. }), false) => {}
+                _ => break,
+            }
+        }
+        if branches > 0 && blocks.len() == branches {
+            out.push(BlockGroup { fork, blocks });
+        }
+    }
+    out
 }
 
 struct Compiler {
@@ -320,6 +382,34 @@ mod tests {
             Err(ScheduleError::AveragedKvNeedsBlocks { branch: 0, .. })
         ));
         assert!(Plan::compile(&bad, 5, KvMode::Exact).is_ok());
+    }
+
+    #[test]
+    fn block_groups_are_single_block_parallel_steps() {
+        let s: S = "0, par(1, 2, 2)x2, par((1, 2), 3), sum(4, 5)"
+            .parse()
+            .unwrap();
+        let p = Plan::compile(&s, 6, KvMode::Exact).unwrap();
+        let groups: Vec<_> = p.block_groups().iter().map(|g| g.blocks.clone()).collect();
+        assert_eq!(groups, vec![vec![1, 2, 2], vec![1, 2, 2], vec![4, 5]]);
+        for g in p.block_groups() {
+            assert_eq!(
+                p.ops()[g.fork],
+                Op::Fork {
+                    branches: g.blocks.len()
+                }
+            );
+            assert!(matches!(p.ops()[g.join()], Op::Join { .. }));
+            assert_eq!(p.block_group_at(g.fork), Some(g));
+        }
+        assert_eq!(p.block_group_at(0), None);
+        let nested: S = "par(par(1, 2), 3)".parse().unwrap();
+        let p = Plan::compile(&nested, 6, KvMode::Exact).unwrap();
+        let groups: Vec<_> = p.block_groups().iter().map(|g| g.blocks.clone()).collect();
+        assert_eq!(groups, vec![vec![1, 2]], "only the inner step qualifies");
+        let s: S = "0, par(1, 2, 2)x2, sum(4, 5)".parse().unwrap();
+        let avg = Plan::compile(&s, 6, KvMode::PaperAveraged).unwrap();
+        assert_eq!(avg.block_groups().len(), 3, "pooled members qualify too");
     }
 
     #[test]

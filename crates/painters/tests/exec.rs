@@ -6,11 +6,14 @@
 //! cache matters exactly as it does for attention: an occurrence that reads the wrong slot, or a slot
 //! shared between occurrences, changes the numbers. All values are small dyadic rationals, so f32
 //! arithmetic is exact and the expected results are computed in plain Rust.
+//!
+//! Toy blocks also implement the batched form of a parallel step (`Block::forward_group`), which
+//! `ExecOptions::batched()` asks for; `ExecOptions::sequential()` (the default) runs the members one after the other.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use painters::exec::{self, Block, BlockOutput, HiddenStates, ObservePoint};
+use painters::exec::{self, Block, BlockOutput, ExecOptions, HiddenStates, ObservePoint};
 use painters::{KvCache, KvMode, KvState, LayerSchedule as S, Merge, Plan};
 
 struct Toy {
@@ -20,6 +23,10 @@ struct Toy {
     k: f32,
     /// Addresses this block was called through, to prove that repeats share one block.
     seen: RefCell<Vec<usize>>,
+    /// Batched group calls this block led (as `members[0]`).
+    groups: Cell<usize>,
+    /// Decline batching (the executor must fall back to the sequential form).
+    decline: bool,
 }
 
 impl Toy {
@@ -30,6 +37,8 @@ impl Toy {
             c: [0.0, 0.125, -0.25, 0.5, 0.0625, 0.0][i % 6],
             k: [1.0, 2.0, 0.5, 1.0, 1.5, 1.0][i % 6],
             seen: RefCell::new(Vec::new()),
+            groups: Cell::new(0),
+            decline: false,
         }
     }
 
@@ -62,6 +71,65 @@ impl Block for Toy {
             value: keys.reshape([b, 1, s, d]),
         });
         BlockOutput { hidden: out, kv }
+    }
+
+    /// All members at once: the members are an extra leading axis `[k, b, s, d]`.
+    fn forward_group(
+        blocks: &[Self],
+        members: &[usize],
+        h: &Tensor<3>,
+        _: &(),
+        pasts: &[Option<&KvState>],
+        want_kv: bool,
+    ) -> Option<Vec<BlockOutput>> {
+        let first = blocks.get(*members.first()?)?;
+        if first.decline || pasts.len() != members.len() {
+            return None;
+        }
+        first.groups.set(first.groups.get() + 1);
+        for &m in members {
+            blocks[m]
+                .seen
+                .borrow_mut()
+                .push(&blocks[m] as *const Toy as usize);
+        }
+        let k = members.len();
+        let [b, s, d] = h.dims();
+        let param = |f: fn(&Toy) -> f32| -> Tensor<4> {
+            let v: Vec<f32> = members.iter().map(|&m| f(&blocks[m])).collect();
+            Tensor::from_data(TensorData::new(v, [k, 1, 1, 1]), &h.device())
+        };
+        let x: Tensor<4> = h.clone().unsqueeze_dim(0);
+        let keys = x.clone().mul(param(|t| t.k)); // [k, b, s, d]
+        let mut cum = keys.clone().cumsum(2);
+        match pasts
+            .iter()
+            .map(|p| p.map(|p| p.key.clone().sum_dim(2)))
+            .collect::<Option<Vec<_>>>()
+        {
+            // Each past key sum is [b, 1, 1, d]; stacked [k, b, 1, 1, d] -> [k, b, 1, d].
+            Some(prev) if !prev.is_empty() => {
+                let prev: Tensor<5> = Tensor::stack(prev, 0);
+                cum = cum + prev.reshape([k, b, 1, d]);
+            }
+            _ if pasts.iter().any(Option::is_some) => return None,
+            _ => {}
+        }
+        let out = x.mul(param(|t| t.a)).add(param(|t| t.b)) + cum.mul(param(|t| t.c));
+        Some(
+            (0..k)
+                .map(|i| BlockOutput {
+                    hidden: out.clone().narrow(0, i, 1).reshape([b, s, d]),
+                    kv: want_kv.then(|| {
+                        let key: Tensor<4> = keys.clone().narrow(0, i, 1).reshape([b, 1, s, d]);
+                        KvState {
+                            key: key.clone(),
+                            value: key,
+                        }
+                    }),
+                })
+                .collect(),
+        )
     }
 }
 
@@ -185,32 +253,45 @@ fn repeated_blocks_share_one_block() {
 
 /// Runs the prompt, then one position at a time with the cache; returns all outputs.
 fn cached_outputs(plan: &Plan, blocks: &[Toy], xs: &[f32], prompt: usize) -> Vec<f32> {
+    cached_run(plan, blocks, xs, prompt, ExecOptions::batched()).0
+}
+
+/// [`cached_outputs`] with explicit options; also returns the final cache.
+fn cached_run(
+    plan: &Plan,
+    blocks: &[Toy],
+    xs: &[f32],
+    prompt: usize,
+    options: ExecOptions,
+) -> (Vec<f32>, KvCache) {
     let mut cache = KvCache::for_plan(plan);
     let mut out = values(
-        &exec::run(
+        &exec::run_with(
             plan,
             blocks,
             tensor(&xs[..prompt]),
             &(),
             Some(&mut cache),
             &mut (),
+            options,
         )
         .unwrap(),
     );
     for t in prompt..xs.len() {
-        let o = exec::run(
+        let o = exec::run_with(
             plan,
             blocks,
             tensor(&xs[t..t + 1]),
             &(),
             Some(&mut cache),
             &mut (),
+            options,
         )
         .unwrap();
         out.extend(values(&o));
     }
     assert_eq!(cache.len(), xs.len());
-    out
+    (out, cache)
 }
 
 #[test]
@@ -315,4 +396,135 @@ fn mismatches_are_errors() {
         exec::run(&plan6, &blocks, tensor(&XS), &(), Some(&mut wrong), &mut ()),
         Err(painters::ExecError::CacheMismatch { .. })
     ));
+}
+
+fn group_calls(blocks: &[Toy]) -> usize {
+    blocks.iter().map(|b| b.groups.get()).sum()
+}
+
+fn close(got: &[f32], want: &[f32]) -> bool {
+    got.len() == want.len()
+        && got
+            .iter()
+            .zip(want)
+            .all(|(g, w)| (g - w).abs() <= 1e-5 * w.abs().max(1.0))
+}
+
+#[test]
+fn batched_parallel_steps_equal_the_sequential_form() {
+    for s in schedules() {
+        let plan = Plan::compile(&s, 6, KvMode::Exact).unwrap();
+        let want = reference(&s, &blocks(), &XS);
+        let batched_blocks = blocks();
+        let mut obs_b = HiddenStates::default();
+        let batched = exec::run_with(
+            &plan,
+            &batched_blocks,
+            tensor(&XS),
+            &(),
+            None,
+            &mut obs_b,
+            ExecOptions::batched(),
+        )
+        .unwrap();
+        assert_eq!(
+            group_calls(&batched_blocks),
+            plan.block_groups().len(),
+            "{s}: every single-block parallel step ran batched"
+        );
+        let seq_blocks = blocks();
+        let mut obs_s = HiddenStates::default();
+        let sequential = exec::run_with(
+            &plan,
+            &seq_blocks,
+            tensor(&XS),
+            &(),
+            None,
+            &mut obs_s,
+            ExecOptions::sequential(),
+        )
+        .unwrap();
+        assert_eq!(group_calls(&seq_blocks), 0, "{s}");
+        assert!(
+            close(&values(&batched), &want),
+            "{s}: batched {batched:?} vs {want:?}"
+        );
+        assert!(close(&values(&sequential), &want), "{s}: sequential");
+        assert_eq!(obs_b.states.len(), obs_s.states.len());
+        for ((pb, hb), (ps, hs)) in obs_b.states.iter().zip(&obs_s.states) {
+            assert_eq!(pb, ps);
+            assert!(close(&values(hb), &values(hs)), "{s}: state at {pb:?}");
+        }
+        // Every block ran the same number of times in both forms.
+        for (b, q) in batched_blocks.iter().zip(&seq_blocks) {
+            assert_eq!(b.seen.borrow().len(), q.seen.borrow().len(), "{s}");
+        }
+    }
+}
+
+#[test]
+fn batched_and_sequential_caches_are_the_same() {
+    for mode in [KvMode::Exact, KvMode::PaperAveraged] {
+        for s in schedules() {
+            let Ok(plan) = Plan::compile(&s, 6, mode) else {
+                continue; // paper-averaged needs single-block branches
+            };
+            for prompt in [1, 3] {
+                let bb = blocks();
+                let (ob, cb) = cached_run(&plan, &bb, &XS, prompt, ExecOptions::batched());
+                let (os, cs) = cached_run(&plan, &blocks(), &XS, prompt, ExecOptions::sequential());
+                assert_eq!(
+                    group_calls(&bb),
+                    plan.block_groups().len() * (1 + XS.len() - prompt)
+                );
+                assert!(
+                    close(&ob, &os),
+                    "{s} {mode:?} prompt {prompt}: {ob:?} vs {os:?}"
+                );
+                assert_eq!(cb.num_slots(), cs.num_slots());
+                for slot in 0..cb.num_slots() {
+                    let (Some(a), Some(b)) = (cb.slot(slot), cs.slot(slot)) else {
+                        panic!("{s} {mode:?}: slot {slot} is empty");
+                    };
+                    assert_eq!(a.key.dims(), b.key.dims());
+                    let flat = |t: &Tensor<4>| t.clone().into_data().try_to_vec::<f32>().unwrap();
+                    assert!(
+                        close(&flat(&a.key), &flat(&b.key)),
+                        "{s} {mode:?} slot {slot}"
+                    );
+                    assert!(
+                        close(&flat(&a.value), &flat(&b.value)),
+                        "{s} {mode:?} slot {slot}"
+                    );
+                }
+                if mode == KvMode::Exact {
+                    let full = reference(&s, &blocks(), &XS);
+                    assert!(close(&ob, &full), "{s}: batched cached == uncached");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn declined_groups_run_sequentially() {
+    let mut bs = blocks();
+    for b in &mut bs {
+        b.decline = true;
+    }
+    let s: S = "0, par(1..=4)x3, 5".parse().unwrap();
+    let plan = Plan::compile(&s, 6, KvMode::Exact).unwrap();
+    let out = exec::run_with(
+        &plan,
+        &bs,
+        tensor(&XS),
+        &(),
+        None,
+        &mut (),
+        ExecOptions::batched(),
+    )
+    .unwrap();
+    assert_eq!(group_calls(&bs), 0);
+    assert!(close(&values(&out), &reference(&s, &bs, &XS)));
+    assert_eq!(bs[2].seen.borrow().len(), 3, "members ran one by one");
 }
