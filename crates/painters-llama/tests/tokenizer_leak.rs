@@ -53,5 +53,8 @@ fn dropped_tokenizers_free_their_memory() {
     }
     let grown = LIVE.load(Ordering::Relaxed) - before;
     // With the thread-local word cache each round left its ~25 words (several KiB) behind.
-    assert!(grown < 4096, "10 tokenizers built and dropped left {grown} bytes live");
+    assert!(
+        grown < 4096,
+        "10 tokenizers built and dropped left {grown} bytes live"
+    );
 }

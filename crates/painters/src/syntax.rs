@@ -419,7 +419,7 @@ mod tests {
         let huge = format!("0..={}", usize::MAX);
         let e = huge.parse::<LayerSchedule>().unwrap_err().to_string();
         assert!(e.contains("spells out more than"), "{e}");
-        let many = vec!["0..=40000"; 2].join(", ");
+        let many = ["0..=40000"; 2].join(", ");
         assert!(many.parse::<LayerSchedule>().is_err());
         // The fuzzer's find: 17 bytes spelling out 816 897 blocks.
         assert!("0..=04,15..816912".parse::<LayerSchedule>().is_err());
