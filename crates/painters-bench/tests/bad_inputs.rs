@@ -68,6 +68,15 @@ fn fails(case: &str, args: &[&str], wants: &[&str]) -> String {
     error.to_string()
 }
 
+/// `painters eval --model MODEL --tasks TASK EXTRA... --out OUT` must fail as [`fails`] checks.
+#[track_caller]
+fn eval_fails(case: &str, model: &str, task: &str, extra: &[&str], out: &str, wants: &[&str]) {
+    let mut args = vec!["eval", "--model", model, "--tasks", task];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", out]);
+    fails(case, &args, wants);
+}
+
 #[test]
 fn schedules_that_do_not_fit_the_model() {
     fails(
@@ -118,50 +127,35 @@ fn schedules_that_do_not_fit_the_model() {
 fn model_files_that_are_missing_or_broken() {
     let dir = scratch("models");
     let out = dir.join("r.json");
-    fails(
+    eval_fails(
         "missing model file",
-        &[
-            "eval",
-            "--model",
-            "models/nowhere.gguf",
-            "--tasks",
-            "arc_easy",
-            "--out",
-            s(&out),
-        ],
+        "models/nowhere.gguf",
+        "arc_easy",
+        &[],
+        s(&out),
         &["nowhere.gguf"],
     );
     // The real model without its last kilobyte: the last tensor's data is cut.
     let bytes = std::fs::read(smollm2()).unwrap();
     let cut = dir.join("truncated.gguf");
     std::fs::write(&cut, &bytes[..bytes.len() - 1024]).unwrap();
-    fails(
+    eval_fails(
         "truncated GGUF (tensor data cut)",
-        &[
-            "eval",
-            "--model",
-            s(&cut),
-            "--tasks",
-            "arc_easy",
-            "--out",
-            s(&out),
-        ],
+        s(&cut),
+        "arc_easy",
+        &[],
+        s(&out),
         &["truncated.gguf", "runs past the end"],
     );
     // A header cut inside the metadata.
     let cut = dir.join("header.gguf");
     std::fs::write(&cut, &bytes[..4096]).unwrap();
-    fails(
+    eval_fails(
         "GGUF cut inside its metadata",
-        &[
-            "eval",
-            "--model",
-            s(&cut),
-            "--tasks",
-            "arc_easy",
-            "--out",
-            s(&out),
-        ],
+        s(&cut),
+        "arc_easy",
+        &[],
+        s(&out),
         &["header.gguf"],
     );
     // A HF folder whose config lacks a required field.
@@ -177,17 +171,12 @@ fn model_files_that_are_missing_or_broken() {
         serde_json::from_slice(&std::fs::read(fixture.join("config.json")).unwrap()).unwrap();
     config.as_object_mut().unwrap().remove("hidden_size");
     std::fs::write(hf.join("config.json"), config.to_string()).unwrap();
-    fails(
+    eval_fails(
         "config.json without hidden_size",
-        &[
-            "eval",
-            "--model",
-            s(&hf),
-            "--tasks",
-            "arc_easy",
-            "--out",
-            s(&out),
-        ],
+        s(&hf),
+        "arc_easy",
+        &[],
+        s(&out),
         &["config.json", "hidden_size"],
     );
     // A safetensors file whose header length lies.
@@ -195,17 +184,12 @@ fn model_files_that_are_missing_or_broken() {
     let mut st = std::fs::read(fixture.join("model.safetensors")).unwrap();
     st[..8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
     std::fs::write(hf.join("model.safetensors"), &st).unwrap();
-    fails(
+    eval_fails(
         "safetensors header length past the end",
-        &[
-            "eval",
-            "--model",
-            s(&hf),
-            "--tasks",
-            "arc_easy",
-            "--out",
-            s(&out),
-        ],
+        s(&hf),
+        "arc_easy",
+        &[],
+        s(&out),
         &["model.safetensors"],
     );
     assert!(!out.exists());
@@ -224,37 +208,21 @@ fn datasets_with_bad_lines() {
         format!("{first}\n{{\"id\": \"x\", \"question\": \n"),
     )
     .unwrap();
-    fails(
+    eval_fails(
         "malformed JSONL line",
-        &[
-            "eval",
-            "--model",
-            s(&model),
-            "--tasks",
-            "arc_easy",
-            "--data-dir",
-            s(&dir),
-            "--no-progress",
-            "--out",
-            s(&out),
-        ],
+        s(&model),
+        "arc_easy",
+        &["--data-dir", s(&dir), "--no-progress"],
+        s(&out),
         &["arc_easy/test.jsonl:2"],
     );
     std::fs::write(dir.join("arc_easy/test.jsonl"), "\n\n").unwrap();
-    fails(
+    eval_fails(
         "empty dataset file",
-        &[
-            "eval",
-            "--model",
-            s(&model),
-            "--tasks",
-            "arc_easy",
-            "--data-dir",
-            s(&dir),
-            "--no-progress",
-            "--out",
-            s(&out),
-        ],
+        s(&model),
+        "arc_easy",
+        &["--data-dir", s(&dir), "--no-progress"],
+        s(&out),
         &["arc_easy/test.jsonl", "no documents"],
     );
     std::fs::write(
@@ -265,20 +233,12 @@ fn datasets_with_bad_lines() {
         ),
     )
     .unwrap();
-    fails(
+    eval_fails(
         "a line missing a field",
-        &[
-            "eval",
-            "--model",
-            s(&model),
-            "--tasks",
-            "arc_easy",
-            "--data-dir",
-            s(&dir),
-            "--no-progress",
-            "--out",
-            s(&out),
-        ],
+        s(&model),
+        "arc_easy",
+        &["--data-dir", s(&dir), "--no-progress"],
+        s(&out),
         &["arc_easy/test.jsonl:2"],
     );
     // GLUE: a label out of range on line 3 of the train file.
@@ -342,17 +302,12 @@ fn sequences_over_the_maximum_position() {
 fn outputs_that_cannot_be_written() {
     let dir = scratch("out");
     let blocked = dir.join("no-such-folder/r.json");
-    fails(
+    eval_fails(
         "--out in a missing folder (checked before any work)",
-        &[
-            "eval",
-            "--model",
-            "models/nowhere.gguf",
-            "--tasks",
-            "arc_easy",
-            "--out",
-            s(&blocked),
-        ],
+        "models/nowhere.gguf",
+        "arc_easy",
+        &[],
+        s(&blocked),
         &["no-such-folder"],
     );
     fails(
@@ -368,17 +323,12 @@ fn outputs_that_cannot_be_written() {
         ],
         &["no-such-folder"],
     );
-    fails(
+    eval_fails(
         "unknown task",
-        &[
-            "eval",
-            "--model",
-            "m.gguf",
-            "--tasks",
-            "mmlu",
-            "--out",
-            s(&dir.join("r.json")),
-        ],
+        "m.gguf",
+        "mmlu",
+        &[],
+        s(&dir.join("r.json")),
         &["unknown task `mmlu`"],
     );
 }
