@@ -11,6 +11,7 @@ pub mod eval;
 pub mod hub;
 pub mod lm;
 pub mod models;
+pub mod perf;
 pub mod report;
 pub mod requests;
 pub mod score;

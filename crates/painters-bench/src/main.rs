@@ -6,6 +6,12 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
+/// Counts live and peak heap bytes for `painters bench` (peak memory of a forward pass). Cost: two
+/// relaxed atomic operations per allocation and one per deallocation; `painters bench` prints the
+/// measured overhead on one forward pass (within run-to-run noise on the SmolLM2 CPU run).
+#[global_allocator]
+static ALLOC: painters_bench::perf::CountingAlloc = painters_bench::perf::CountingAlloc;
+
 /// Run a pretrained transformer's layers under layer schedules, and measure what that does.
 #[derive(Parser)]
 #[command(name = "painters", version, about, long_about = None)]
@@ -34,6 +40,9 @@ enum Command {
     /// Layer analysis (similarity matrices as in the paper's Figure 3, angular distance, Block
     /// Influence, logit lens) on task data; writes JSON, CSV, SVG/PNG plots and a Markdown report.
     Layers(cli::layers::Args),
+    /// Whole-model timings (forward, decode, per schedule) and peak heap memory as a fixed Markdown
+    /// table, optionally JSON.
+    Bench(cli::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +56,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => cli::merge::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Layers(args) => cli::layers::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

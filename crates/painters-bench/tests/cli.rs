@@ -93,3 +93,81 @@ fn conformance_cli_prints_a_summary_line() {
     assert!(!ok);
     assert!(err.contains("/nonexistent/manifest.json"), "{err}");
 }
+
+#[test]
+fn bench_prints_the_table_and_json() {
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+    );
+    assert!(
+        std::path::Path::new(model).is_file(),
+        "{model} missing: run scripts/fetch-models.sh"
+    );
+    let dir = std::env::temp_dir().join(format!("painters-bench-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("bench.json");
+    // --warmup 0 keeps the test near 20 s on a shared 2-core machine (the figures are not checked).
+    let (ok, out, err) = painters(&[
+        "bench",
+        "--model",
+        model,
+        "--repeats",
+        "1",
+        "--warmup",
+        "0",
+        "--schedules",
+        "identity,skip",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("| figure (identity) | median | rate |"),
+        "{out}"
+    );
+    assert!(out.contains("| forward 8×128 |"), "{out}");
+    assert!(
+        out.contains(
+            "| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | peak extra heap |"
+        ),
+        "{out}"
+    );
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("| identity |") || l.starts_with("| skip |"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(rows[0].contains("| 1.00× | 30 | 1.00× |"), "{out}");
+    assert!(
+        rows[1].contains("| 17 |") && rows[1].ends_with("MiB |"),
+        "{out}"
+    );
+    assert!(!out.contains("| parallel"), "{out}");
+
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for key in [
+        "command",
+        "machine",
+        "forward_1x128_ms",
+        "forward_8x128_ms",
+        "decode",
+        "schedules",
+        "allocator_overhead_percent",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert!(v["decode"]["tokens_per_s"].as_f64().unwrap() > 0.0);
+    let s = v["schedules"].as_array().unwrap();
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0]["name"], "identity");
+    assert_eq!(s[1]["name"], "skip");
+    assert_eq!(s[1]["block_applications"], 17);
+    assert!(s[1]["peak_extra_heap_bytes"].as_u64().unwrap() > 0);
+    std::fs::remove_dir_all(&dir).ok();
+
+    let (ok, _, err) = painters(&["bench", "--model", model, "--schedules", "nope"]);
+    assert!(!ok);
+    assert!(err.contains("unknown schedule `nope`"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! Subcommands of the `painters` binary. Each returns a [`CliError`]: a cause and a hint, printed on
 //! one line each by `main`, with a non-zero exit.
 
+pub mod bench;
 pub mod conformance;
 pub mod eval;
 pub mod glue;

@@ -1,0 +1,315 @@
+//! `painters bench`: whole-model figures of a Llama model, printed as the same Markdown tables every
+//! time (so that regressions show), and optionally written as JSON.
+//!
+//! Peak heap memory comes from the counting global allocator that `main.rs` registers
+//! ([`painters_bench::perf::CountingAlloc`]: two relaxed atomics per allocation); the command measures
+//! and prints that allocator's overhead on one forward pass.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use painters::exec::ExecOptions;
+use painters::{KvMode, LayerSchedule, Plan, paper};
+use painters_bench::perf;
+use painters_llama::{LlamaError, LlamaModel};
+use serde_json::json;
+
+use super::CliError;
+
+/// Every schedule the command knows, in table order.
+pub const SCHEDULES: [&str; 6] = [
+    "identity",
+    "skip",
+    "middle_repeat",
+    "parallel",
+    "parallel_batched",
+    "looped_parallel",
+];
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  painters bench\n  painters bench --repeats 3 --schedules identity,skip --json bench.json\n\nThe identity schedule is always measured (the other rows are relative to it). Threads: burn's flex backend uses rayon's global pool; set RAYON_NUM_THREADS to change it. See docs/performance.md."
+)]
+pub struct Args {
+    /// The model: a HF checkpoint folder, a .gguf file, or hf:OWNER/NAME[@REV][:FILE.gguf].
+    #[arg(
+        long,
+        default_value = "models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+    )]
+    model: PathBuf,
+    /// Timed runs per figure (the median is reported), after the warm-up runs.
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Untimed runs before each figure's timed ones.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Comma-separated subset of: identity, skip, middle_repeat, parallel, parallel_batched,
+    /// looped_parallel (default: all).
+    #[arg(long, value_delimiter = ',')]
+    schedules: Option<Vec<String>>,
+    /// Start layer N of the paper presets (blocks 0..=N and T-N..T are kept).
+    #[arg(long, default_value_t = 8)]
+    n: usize,
+    /// Loop count of looped_parallel.
+    #[arg(long, default_value_t = 3)]
+    loops: usize,
+    /// Also write the figures as one JSON object to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Compute device: cpu, wgpu or cuda[:N] (as this build's features allow).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// One schedule's row.
+struct Row {
+    name: String,
+    schedule: LayerSchedule,
+    forward: Duration,
+    blocks: usize,
+    peak: Option<usize>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
+}
+
+fn llama(e: LlamaError) -> CliError {
+    CliError::new(e)
+}
+
+fn schedule_for(
+    name: &str,
+    layers: usize,
+    n: usize,
+    loops: usize,
+) -> Result<LayerSchedule, CliError> {
+    Ok(match name {
+        "identity" => paper::full(layers),
+        "skip" => paper::skip(layers, n)?,
+        "middle_repeat" => paper::middle_repeat(layers, n)?,
+        "parallel" | "parallel_batched" => paper::parallel(layers, n)?,
+        "looped_parallel" => paper::looped_parallel(layers, n, loops)?,
+        other => {
+            return Err(CliError::new(format!("unknown schedule `{other}`"))
+                .with_hint(format!("--schedules takes: {}", SCHEDULES.join(", "))));
+        }
+    })
+}
+
+/// The names to run, in table order, identity always first.
+fn selected(arg: Option<&[String]>) -> Result<Vec<&'static str>, CliError> {
+    let Some(list) = arg else {
+        return Ok(SCHEDULES.to_vec());
+    };
+    for s in list {
+        if !SCHEDULES.contains(&s.trim()) {
+            return Err(CliError::new(format!("unknown schedule `{s}`"))
+                .with_hint(format!("--schedules takes: {}", SCHEDULES.join(", "))));
+        }
+    }
+    Ok(SCHEDULES
+        .into_iter()
+        .filter(|s| *s == "identity" || list.iter().any(|l| l.trim() == *s))
+        .collect())
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$*?;&|".contains(c)) {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    format!("painters {}", quoted.join(" "))
+        .trim_end()
+        .to_string()
+}
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    let names = selected(args.schedules.as_deref())?;
+    let device = super::device(&args.device)?;
+    let path = super::model_path(&args.model, true)?;
+    let model = LlamaModel::load(&path, &device).map_err(|e| {
+        CliError::new(e).with_hint(
+            "--model takes a HF checkpoint folder or a .gguf file (scripts/fetch-models.sh fetches the default)",
+        )
+    })?;
+    let layers = model.num_blocks();
+    let (warmup, repeats) = (args.warmup, args.repeats.max(1));
+    let command = command_line();
+    let machine = perf::machine();
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+
+    let x1 = perf::input(1, 128).map_err(llama)?;
+    let x8 = perf::input(8, 128).map_err(llama)?;
+    let seq = ExecOptions::sequential();
+
+    // Per schedule: warm-up, one forward under the allocator's peak tracking, then the timed runs.
+    let mut rows = Vec::new();
+    let mut stacked = 0usize;
+    for name in &names {
+        let schedule = schedule_for(name, layers, args.n, args.loops)?;
+        let plan = Plan::compile(&schedule, layers, KvMode::Exact)?;
+        let options = if *name == "parallel_batched" {
+            ExecOptions::batched()
+        } else {
+            seq
+        };
+        eprintln!("bench: {name}: {schedule}");
+        for _ in 0..warmup {
+            perf::forward_once(&model, &plan, &x1, options).map_err(llama)?;
+        }
+        let (done, peak) = perf::peak_alloc(|| perf::forward_once(&model, &plan, &x1, options));
+        done.map_err(llama)?;
+        let forward = perf::time_forward(&model, &plan, &x1, options, 0, repeats).map_err(llama)?;
+        if *name == "parallel_batched" {
+            stacked = model.stacked_weight_bytes();
+            model.clear_stacked_weights();
+        }
+        rows.push(Row {
+            name: name.to_string(),
+            blocks: plan.stats().block_applications,
+            schedule,
+            forward,
+            peak,
+        });
+    }
+
+    // Identity: the larger batch and decoding.
+    let identity = Plan::compile(&paper::full(layers), layers, KvMode::Exact)?;
+    eprintln!("bench: identity forward 8x128");
+    let forward8 =
+        perf::time_forward(&model, &identity, &x8, seq, warmup, repeats).map_err(llama)?;
+    eprintln!("bench: identity greedy decode 16+32");
+    let (decode, tok_s) =
+        perf::decode_tokens_per_s(&model, &identity, 16, 32, warmup, repeats).map_err(llama)?;
+
+    // Last (the counts are not trusted after it): the counting allocator's cost on one forward.
+    eprintln!("bench: allocator overhead");
+    perf::set_counting(false);
+    let plain = perf::time_forward(&model, &identity, &x1, seq, 0, repeats);
+    perf::set_counting(true);
+    let plain = plain.map_err(llama)?;
+    let counted = perf::time_forward(&model, &identity, &x1, seq, 0, repeats).map_err(llama)?;
+    let overhead = (counted.as_secs_f64() / plain.as_secs_f64().max(1e-12) - 1.0) * 100.0;
+
+    let base = rows.first().map_or(Duration::ZERO, |r| r.forward);
+    let base_blocks = rows.first().map_or(1, |r| r.blocks.max(1));
+    let rel = |d: Duration| d.as_secs_f64() / base.as_secs_f64().max(1e-12);
+    let per_block = |r: &Row| rel(r.forward) * base_blocks as f64 / r.blocks.max(1) as f64;
+
+    let mut out = String::new();
+    out.push_str("## painters bench\n\n");
+    out.push_str(&format!("Command: `{command}`\n\n"));
+    out.push_str(&format!(
+        "Machine: {machine}; device {}; {build} build of painters\n\n",
+        args.device
+    ));
+    out.push_str(&format!(
+        "Model: {} ({layers} blocks); medians of {repeats} runs after {warmup} warm-up; N = {}, loops = {}\n\n",
+        path.display(),
+        args.n,
+        args.loops
+    ));
+    out.push_str("| figure (identity) | median | rate |\n|---|---|---|\n");
+    out.push_str(&format!(
+        "| forward 1×128 | {:.1} ms | {:.0} tok/s |\n",
+        ms(base),
+        128.0 / base.as_secs_f64().max(1e-12)
+    ));
+    out.push_str(&format!(
+        "| forward 8×128 | {:.1} ms | {:.0} tok/s |\n",
+        ms(forward8),
+        1024.0 / forward8.as_secs_f64().max(1e-12)
+    ));
+    out.push_str(&format!(
+        "| greedy decode, 16-token prompt + 32 new (KV cache) | {:.1} ms | {tok_s:.1} tok/s |\n\n",
+        ms(decode)
+    ));
+    out.push_str("| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | peak extra heap |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for r in &rows {
+        let peak = r
+            .peak
+            .map_or("n/a".to_string(), |p| format!("{:.1} MiB", mib(p)));
+        out.push_str(&format!(
+            "| {} | {:.1} ms | {:.2}× | {} | {:.2}× | {peak} |\n",
+            r.name,
+            ms(r.forward),
+            rel(r.forward),
+            r.blocks,
+            per_block(r)
+        ));
+    }
+    out.push('\n');
+    if names.contains(&"parallel_batched") {
+        out.push_str(&format!(
+            "parallel_batched also holds {:.1} MiB of stacked weights (built by its warm-up, not in its peak).\n",
+            mib(stacked)
+        ));
+    }
+    out.push_str(&format!(
+        "Counting allocator overhead on one identity forward 1×128: {overhead:+.1}% ({:.1} ms counted vs {:.1} ms not).\n",
+        ms(counted),
+        ms(plain)
+    ));
+    print!("{out}");
+
+    if let Some(file) = &args.json {
+        let schedules: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "name": r.name,
+                    "schedule": r.schedule.to_string(),
+                    "forward_1x128_ms": ms(r.forward),
+                    "relative_time": rel(r.forward),
+                    "block_applications": r.blocks,
+                    "relative_time_per_block": per_block(r),
+                    "peak_extra_heap_bytes": r.peak,
+                })
+            })
+            .collect();
+        let v = json!({
+            "command": command,
+            "machine": machine,
+            "device": args.device,
+            "build": build,
+            "model": path.display().to_string(),
+            "layers": layers,
+            "repeats": repeats,
+            "warmup": warmup,
+            "n": args.n,
+            "loops": args.loops,
+            "forward_1x128_ms": ms(base),
+            "forward_8x128_ms": ms(forward8),
+            "decode": {
+                "prompt_tokens": 16,
+                "new_tokens": 32,
+                "median_ms": ms(decode),
+                "tokens_per_s": tok_s,
+            },
+            "schedules": schedules,
+            "stacked_weight_bytes": stacked,
+            "allocator_overhead_percent": overhead,
+        });
+        let text = serde_json::to_string_pretty(&v).map_err(CliError::new)?;
+        std::fs::write(file, text + "\n")
+            .map_err(|e| CliError::new(format!("cannot write {}: {e}", file.display())))?;
+    }
+    Ok(())
+}
