@@ -6,7 +6,7 @@
 //! per call.
 //!
 //! A parallel step whose branches are single blocks runs as one batched computation over the
-//! members' stacked weights (see [`batched`]; cached on the model, built on first use).
+//! members' stacked weights (see the `batched` module; cached on the model, built on first use).
 
 mod batched;
 
@@ -165,8 +165,8 @@ impl Block for LlamaBlock {
         }
     }
 
-    /// One batched computation for all members (stacked weights cached on the model); see
-    /// [`batched`].
+    /// One batched computation for all members (stacked weights cached on the model); see the
+    /// `batched` module.
     fn forward_group(
         blocks: &[Self],
         members: &[usize],
