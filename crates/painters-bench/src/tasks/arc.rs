@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::data::{Row, find_file, read_jsonl};
-use super::{DataError, Doc, Loaded, Outcome, Task, TaskInfo, choice, take};
+use super::data::Row;
+use super::{DataError, Doc, Loaded, Outcome, Task, TaskInfo, choice, load_jsonl_docs};
 use crate::requests::Response;
 
 pub struct Arc {
@@ -89,22 +89,16 @@ impl Task for Arc {
 
     fn load(&self, data_dir: &Path, limit: Option<usize>) -> Result<Loaded, DataError> {
         let dir = self.name();
-        let path = find_file(
+        load_jsonl_docs(
             dir,
             data_dir,
             &[
                 &format!("{dir}/test.jsonl"),
                 &format!("{dir}/test.jsonl.gz"),
             ],
-        )?;
-        let rows = read_jsonl(&path)?;
-        let total = rows.len();
-        let docs = take(rows, limit)
-            .iter()
-            .enumerate()
-            .map(|(i, r)| doc(r, i))
-            .collect::<Result<_, _>>()?;
-        Ok(Loaded { path, total, docs })
+            limit,
+            doc,
+        )
     }
 
     fn process(&self, doc: &Doc, responses: &[Response]) -> Outcome {

@@ -12,8 +12,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::json;
 
-use super::data::{Row, find_file, read_jsonl};
-use super::{DataError, Doc, Loaded, Outcome, Task, TaskInfo, choice, take};
+use super::data::Row;
+use super::{DataError, Doc, Loaded, Outcome, Task, TaskInfo, choice, load_jsonl_docs};
 use crate::requests::Response;
 
 pub struct HellaSwag;
@@ -96,22 +96,16 @@ impl Task for HellaSwag {
     }
 
     fn load(&self, data_dir: &Path, limit: Option<usize>) -> Result<Loaded, DataError> {
-        let path = find_file(
+        load_jsonl_docs(
             "hellaswag",
             data_dir,
             &[
                 "hellaswag/validation.jsonl.gz",
                 "hellaswag/validation.jsonl",
             ],
-        )?;
-        let rows = read_jsonl(&path)?;
-        let total = rows.len();
-        let docs = take(rows, limit)
-            .iter()
-            .enumerate()
-            .map(|(i, r)| doc(r, i))
-            .collect::<Result<_, _>>()?;
-        Ok(Loaded { path, total, docs })
+            limit,
+            doc,
+        )
     }
 
     fn process(&self, doc: &Doc, responses: &[Response]) -> Outcome {

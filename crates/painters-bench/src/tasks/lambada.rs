@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::data::{Row, find_file, read_jsonl};
-use super::{DataError, Doc, Gold, Loaded, MetricSpec, Outcome, Task, TaskInfo, take};
+use super::data::Row;
+use super::{DataError, Doc, Gold, Loaded, MetricSpec, Outcome, Task, TaskInfo, load_jsonl_docs};
 use crate::requests::{Request, Response};
 use crate::score::{Aggregation, Item};
 
@@ -58,19 +58,13 @@ impl Task for Lambada {
     }
 
     fn load(&self, data_dir: &Path, limit: Option<usize>) -> Result<Loaded, DataError> {
-        let path = find_file(
+        load_jsonl_docs(
             "lambada_openai",
             data_dir,
             &["lambada_openai/test.jsonl", "lambada_openai/test.jsonl.gz"],
-        )?;
-        let rows = read_jsonl(&path)?;
-        let total = rows.len();
-        let docs = take(rows, limit)
-            .iter()
-            .enumerate()
-            .map(|(i, r)| doc(r, i))
-            .collect::<Result<_, _>>()?;
-        Ok(Loaded { path, total, docs })
+            limit,
+            doc,
+        )
     }
 
     fn process(&self, _doc: &Doc, responses: &[Response]) -> Outcome {

@@ -135,6 +135,26 @@ pub fn by_name(name: &str) -> Option<Box<dyn Task>> {
     })
 }
 
+/// The usual `load`: the first of `candidates` under `data_dir`, one document per JSONL row (the
+/// first `limit`), built by `doc(row, doc_id)`.
+pub(crate) fn load_jsonl_docs(
+    task: &str,
+    data_dir: &Path,
+    candidates: &[&str],
+    limit: Option<usize>,
+    doc: impl Fn(&data::Row, usize) -> Result<Doc, DataError>,
+) -> Result<Loaded, DataError> {
+    let path = data::find_file(task, data_dir, candidates)?;
+    let rows = data::read_jsonl(&path)?;
+    let total = rows.len();
+    let docs = take(rows, limit)
+        .iter()
+        .enumerate()
+        .map(|(i, r)| doc(r, i))
+        .collect::<Result<_, _>>()?;
+    Ok(Loaded { path, total, docs })
+}
+
 /// `rows` cut to the first `limit`.
 pub(crate) fn take<T>(mut rows: Vec<T>, limit: Option<usize>) -> Vec<T> {
     if let Some(n) = limit {

@@ -11,8 +11,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::data::{Row, find_file, read_jsonl};
-use super::{DataError, Doc, Loaded, Outcome, Task, TaskInfo, choice, take};
+use super::data::Row;
+use super::{DataError, Doc, Loaded, Outcome, Task, TaskInfo, choice, load_jsonl_docs};
 use crate::requests::Response;
 
 pub struct Winogrande;
@@ -94,7 +94,7 @@ impl Task for Winogrande {
     }
 
     fn load(&self, data_dir: &Path, limit: Option<usize>) -> Result<Loaded, DataError> {
-        let path = find_file(
+        load_jsonl_docs(
             "winogrande",
             data_dir,
             &[
@@ -102,15 +102,9 @@ impl Task for Winogrande {
                 "winogrande/validation.jsonl",
                 "winogrande/dev.jsonl.gz",
             ],
-        )?;
-        let rows = read_jsonl(&path)?;
-        let total = rows.len();
-        let docs = take(rows, limit)
-            .iter()
-            .enumerate()
-            .map(|(i, r)| doc(r, i))
-            .collect::<Result<_, _>>()?;
-        Ok(Loaded { path, total, docs })
+            limit,
+            doc,
+        )
     }
 
     fn process(&self, doc: &Doc, responses: &[Response]) -> Outcome {
