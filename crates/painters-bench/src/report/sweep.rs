@@ -123,18 +123,7 @@ pub fn load_results(dir: &Path, filter: &ResultFilter) -> Result<Loaded, SweepRe
             }
         }
     }
-    loaded.entries.sort_by_key(|e| {
-        let p = &e.point;
-        (
-            p.variant != "full",
-            p.variant.clone(),
-            p.n,
-            p.loops,
-            p.seed,
-            p.label.clone(),
-            e.record.key.task.clone(),
-        )
-    });
+    crate::sweep::sort_entries(&mut loaded.entries);
     Ok(loaded)
 }
 

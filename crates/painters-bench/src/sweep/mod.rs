@@ -49,7 +49,7 @@ pub use experiments::{Experiment, ExperimentOptions, SchedulePoint, sweep_points
 pub use prefix::{MemberLm, PrefixGroup, ReuseStats};
 pub use store::{Lookup, Merged, PointMeta, Record, ResultKey, Scanned, Store, merge_stores};
 pub use summary::{NormConfig, TaskNorm};
-pub use table::{Entry, combined_csv, combined_json, write_combined};
+pub use table::{Entry, combined_csv, combined_json, sort_entries, write_combined};
 
 use crate::batching::BatchOptions;
 use crate::eval::{EvalError, EvalOptions, evaluate_task, results_json};
@@ -513,20 +513,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, norm: &NormConfig) -> Result<MergeR
             });
         }
     }
-    // Full model first, then by point, then task.
-    let order = |e: &Entry| {
-        let p = &e.point;
-        (
-            p.variant != "full",
-            p.variant.clone(),
-            p.n,
-            p.loops,
-            p.seed,
-            p.label.clone(),
-            e.record.key.task.clone(),
-        )
-    };
-    entries.sort_by_key(order);
+    table::sort_entries(&mut entries);
     let rows = entries.iter().map(|e| e.record.metrics.len()).sum();
     let mut extra = Map::new();
     extra.insert(

@@ -33,6 +33,23 @@ pub struct Entry {
     pub record: Record,
 }
 
+/// The order of results files and reports: the full model first, then by variant, N, loops, seed,
+/// label, and task.
+pub fn sort_entries(entries: &mut [Entry]) {
+    entries.sort_by_key(|e| {
+        let p = &e.point;
+        (
+            p.variant != "full",
+            p.variant.clone(),
+            p.n,
+            p.loops,
+            p.seed,
+            p.label.clone(),
+            e.record.key.task.clone(),
+        )
+    });
+}
+
 fn csv_cell(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
