@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::ValueEnum;
-use painters::{KvMode, LayerSchedule, Plan};
+use painters::{KvMode, Plan};
 use painters_bench::batching::BatchOptions;
 use painters_bench::eval::{
     EvalOptions, TaskResult, check_writable, evaluate_task, results_json, samples_jsonl,
@@ -16,7 +16,7 @@ use painters_llama::{LlamaModel, load_tokenizer};
 use serde_json::{Map, Value, json};
 
 use super::CliError;
-use super::schedule::{Preset, resolve};
+use super::schedule::ScheduleArgs;
 
 #[derive(clap::Args)]
 #[command(
@@ -27,24 +27,8 @@ pub struct Args {
     /// or hf:OWNER/NAME[@REVISION][:FILE.gguf] from the Hugging Face hub (cached; see docs/evaluation.md).
     #[arg(long)]
     model: PathBuf,
-    /// A schedule in the text notation or as JSON; `@FILE` reads it from a file. Default: all blocks in order.
-    #[arg(long, conflicts_with = "preset")]
-    schedule: Option<String>,
-    /// A paper preset: full, skip, middle_repeat, reverse, random, parallel, looped_parallel, skip_one, switch.
-    #[arg(long)]
-    preset: Option<String>,
-    /// Start layer N of the preset (the block index for skip_one/switch).
-    #[arg(long, conflicts_with = "m")]
-    n: Option<usize>,
-    /// Number of affected middle blocks M = T - 2N - 1.
-    #[arg(long)]
-    m: Option<usize>,
-    /// Seed of the random preset.
-    #[arg(long, default_value_t = 0)]
-    seed: i128,
-    /// Loop count of looped_parallel.
-    #[arg(long, default_value_t = 3)]
-    loops: usize,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
     /// KV-cache mode for generation (gsm8k): exact, or the paper authors' averaged cache.
     #[arg(long, value_enum, default_value_t = KvKind::Exact)]
     kv: KvKind,
@@ -85,17 +69,6 @@ pub struct Args {
 enum KvKind {
     Exact,
     PaperAveraged,
-}
-
-fn build_schedule(args: &Args, layers: usize) -> Result<LayerSchedule, CliError> {
-    let preset = args.preset.as_deref().map(|name| Preset {
-        name,
-        n: args.n,
-        m: args.m,
-        seed: args.seed,
-        loops: args.loops,
-    });
-    resolve(args.schedule.as_deref(), preset, layers)
 }
 
 fn samples_path(out: &Path, task: &str) -> PathBuf {
@@ -149,7 +122,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     })?;
     let tokenizer = load_tokenizer(&args.model).map_err(CliError::new)?;
     let layers = model.num_blocks();
-    let schedule = build_schedule(&args, layers)?;
+    let schedule = args.schedule.resolve(layers)?;
     let kv = match args.kv {
         KvKind::Exact => KvMode::Exact,
         KvKind::PaperAveraged => KvMode::PaperAveraged,

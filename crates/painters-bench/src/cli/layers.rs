@@ -14,7 +14,7 @@ use painters_bench::{device, tasks};
 use painters_llama::{LlamaModel, load_tokenizer};
 
 use super::CliError;
-use super::schedule::{Preset, resolve};
+use super::schedule::ScheduleArgs;
 
 #[derive(clap::Args)]
 #[command(
@@ -40,24 +40,8 @@ pub struct Args {
     /// Rows per forward pass (the paper's lm-eval run used 8; the paper mode averages per batch).
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
-    /// Analyse the states of a schedule instead of the full model (text notation, JSON or @FILE).
-    #[arg(long, conflicts_with = "preset")]
-    schedule: Option<String>,
-    /// A paper preset (see `painters schedule --help`).
-    #[arg(long)]
-    preset: Option<String>,
-    /// Start layer N of the preset.
-    #[arg(long, conflicts_with = "m")]
-    n: Option<usize>,
-    /// Number of affected middle blocks M.
-    #[arg(long)]
-    m: Option<usize>,
-    /// Seed of the random preset.
-    #[arg(long, default_value_t = 0)]
-    seed: i128,
-    /// Loop count of looped_parallel.
-    #[arg(long, default_value_t = 3)]
-    loops: usize,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
     /// Compute device: cpu, wgpu, cuda[:N] (as this build's features allow).
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -108,14 +92,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     })?;
     let tokenizer = load_tokenizer(&args.model).map_err(CliError::new)?;
     let layers = model.num_blocks();
-    let preset = args.preset.as_deref().map(|name| Preset {
-        name,
-        n: args.n,
-        m: args.m,
-        seed: args.seed,
-        loops: args.loops,
-    });
-    let schedule = resolve(args.schedule.as_deref(), preset, layers)?;
+    let schedule = args.schedule.resolve(layers)?;
     let plan = Plan::compile(&schedule, layers, KvMode::Exact)?;
     let lm = LlamaLm::new(&model, &plan, &tokenizer);
 

@@ -123,6 +123,44 @@ pub fn resolve(
     })
 }
 
+/// `--schedule` or `--preset` with its parameters: the schedule options of every command that runs
+/// a model (`eval`, `layers`).
+#[derive(clap::Args, Debug)]
+pub struct ScheduleArgs {
+    /// A schedule in the text notation or as JSON; `@FILE` reads it from a file. Default: all blocks in order.
+    #[arg(long, conflicts_with = "preset")]
+    pub schedule: Option<String>,
+    /// A paper preset: full, skip, middle_repeat, reverse, random, parallel, looped_parallel, skip_one, switch.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Start layer N of the preset (the block index for skip_one/switch).
+    #[arg(long, conflicts_with = "m")]
+    pub n: Option<usize>,
+    /// Number of affected middle blocks M = T - 2N - 1.
+    #[arg(long)]
+    pub m: Option<usize>,
+    /// Seed of the random preset.
+    #[arg(long, default_value_t = 0)]
+    pub seed: i128,
+    /// Loop count of looped_parallel.
+    #[arg(long, default_value_t = 3)]
+    pub loops: usize,
+}
+
+impl ScheduleArgs {
+    /// The schedule these options name, for a model of `layers` blocks.
+    pub fn resolve(&self, layers: usize) -> Result<LayerSchedule, CliError> {
+        let preset = self.preset.as_deref().map(|name| Preset {
+            name,
+            n: self.n,
+            m: self.m,
+            seed: self.seed,
+            loops: self.loops,
+        });
+        resolve(self.schedule.as_deref(), preset, layers)
+    }
+}
+
 fn parse_range(text: &str) -> Result<std::ops::RangeInclusive<usize>, CliError> {
     let bad = || {
         CliError::new(format!("--shuffle {text:?} is not a block range"))
