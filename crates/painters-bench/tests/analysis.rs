@@ -2,7 +2,6 @@
 //! toy states, angular distance, Block Influence, the logit lens, and the `painters layers` CLI.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use painters::exec::{HiddenStates, Transformer};
@@ -16,9 +15,8 @@ use painters_bench::analysis::{
 use painters_bench::lm::TokenRequest;
 use painters_llama::{LlamaInput, LlamaModel};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{painters, root, smollm2};
 
 fn fixtures() -> PathBuf {
     root().join("tests/fixtures")
@@ -533,29 +531,6 @@ fn analyze_llama_pads_like_lm_eval_and_reads_the_prediction_position() {
 
 // ---------------------------------------------------------------------------------------------
 // The CLI on the real SmolLM2 (a few documents).
-
-fn smollm2() -> PathBuf {
-    let p = root().join("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.is_file(),
-        "{} missing; run scripts/fetch-models.sh",
-        p.display()
-    );
-    p
-}
-
-fn painters(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_painters"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn file_ok(p: &Path) {
     let len = std::fs::metadata(p)

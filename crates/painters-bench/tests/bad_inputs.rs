@@ -3,39 +3,11 @@
 //! panic. The cases and their messages are listed in docs/robustness.md (run with `--nocapture`
 //! to print them).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn smollm2() -> PathBuf {
-    let p = root().join("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.is_file(),
-        "{} missing; run scripts/fetch-models.sh",
-        p.display()
-    );
-    p
-}
-
-fn minilm() -> PathBuf {
-    let p = root().join("models/all-minilm-l6-v2");
-    assert!(
-        p.join("model.safetensors").is_file(),
-        "{} missing; run scripts/fetch-models.sh",
-        p.display()
-    );
-    p
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("painters-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{minilm, root, scratch, smollm2};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

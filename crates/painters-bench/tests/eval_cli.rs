@@ -1,48 +1,14 @@
 //! `painters eval` end to end on the real SmolLM2 (never skipped: a missing model fails, run
 //! `scripts/fetch-models.sh`), checking the results file has lm-eval's shape plus our additions.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn smollm2() -> PathBuf {
-    let p = root().join("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.is_file(),
-        "{} missing; run scripts/fetch-models.sh",
-        p.display()
-    );
-    p
-}
-
-fn out_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("painters-eval-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn painters(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_painters"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{painters, root, scratch, smollm2};
 
 #[test]
 fn eval_writes_lm_eval_shaped_results_and_samples() {
-    let dir = out_dir("e2e");
+    let dir = scratch("e2e");
     let out = dir.join("results.json");
     let model = smollm2();
     let (ok, stdout, err) = painters(&[
@@ -121,7 +87,7 @@ fn eval_writes_lm_eval_shaped_results_and_samples() {
 
 #[test]
 fn eval_records_the_schedule_of_a_preset() {
-    let dir = out_dir("preset");
+    let dir = scratch("preset");
     let out = dir.join("skip.json");
     let model = smollm2();
     let (ok, _, err) = painters(&[
@@ -150,7 +116,7 @@ fn eval_records_the_schedule_of_a_preset() {
 
 #[test]
 fn eval_refuses_unknown_tasks_and_missing_data() {
-    let dir = out_dir("errors");
+    let dir = scratch("errors");
     let out = dir.join("r.json");
     let (ok, _, err) = painters(&[
         "eval",
@@ -187,7 +153,7 @@ fn eval_refuses_unknown_tasks_and_missing_data() {
 #[test]
 fn eval_resumes_finished_tasks_after_a_failure() {
     let model = smollm2();
-    let dir = out_dir("resume");
+    let dir = scratch("resume");
     let data = dir.join("data");
     let copy = |task: &str, file: &str| {
         let text = std::fs::read_to_string(root().join("data").join(task).join(file)).unwrap();
