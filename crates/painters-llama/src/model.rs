@@ -52,8 +52,9 @@ pub struct LlamaContext {
     /// `[1, 1, seq, head_dim]`, for positions `past_len..past_len + seq`.
     cos: Tensor<4>,
     sin: Tensor<4>,
-    /// `[batch, heads, seq, past_len + seq]`, true where a query must not see a key; None when every
-    /// query sees every key (a single new token with no padding).
+    /// `[batch, kv_heads, rep·seq, past_len + seq]` (queries grouped by their KV head, see
+    /// [`grouped_attention`]), true where a query must not see a key; None when every query sees
+    /// every key (a single new token with no padding).
     mask: Option<Tensor<4, Bool>>,
     /// The model's stacked weights for batched parallel steps.
     stacked: Arc<batched::StackedCache>,
@@ -96,15 +97,32 @@ fn rope(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
     x.mul(cos.clone()) + rotated.mul(sin.clone())
 }
 
-/// `[b, kv, t, hd]` → `[b, kv·rep, t, hd]`, each kv head serving `rep` query heads (HF `repeat_kv`).
-fn repeat_kv(x: Tensor<4>, rep: usize) -> Tensor<4> {
+/// Grouped-query attention without HF's `repeat_kv`: instead of copying each KV head `rep` times to
+/// line up with the query heads, the `rep` query heads that share a KV head are stacked along the
+/// query axis. `q: [b, kv·rep, s, hd]` (head `h` uses KV head `h / rep`, as in HF), `k, v:
+/// [b, kv, t, hd]`, `mask: [b, kv, rep·s, t]`; returns `[b, kv·rep, s, hd]`. Every query row meets the
+/// same keys as with `repeat_kv`, so the numbers are the same; the cache is read where it lies,
+/// which during decoding saves copying `rep`× the whole cache per block and token.
+pub(crate) fn grouped_attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    mask: Option<Tensor<4, Bool>>,
+) -> Tensor<4> {
+    let [b, heads, s, hd] = q.dims();
+    let kv = k.dims()[1];
+    let rep = heads / kv;
+    let q = if rep == 1 {
+        q
+    } else {
+        q.reshape([b, kv, rep * s, hd])
+    };
+    let out = attention(q, k, v, mask, None, AttentionModuleOptions::default());
     if rep == 1 {
-        return x;
+        out
+    } else {
+        out.reshape([b, heads, s, hd])
     }
-    let [b, kv, t, hd] = x.dims();
-    x.unsqueeze_dim::<5>(2)
-        .expand([b, kv, rep, t, hd])
-        .reshape([b, kv * rep, t, hd])
 }
 
 impl Block for LlamaBlock {
@@ -137,20 +155,12 @@ impl Block for LlamaBlock {
         let v = split(heads + kv_heads, kv_heads);
         let (k_all, v_all) = match past {
             Some(p) => (
-                Tensor::cat(vec![p.key.clone(), k.clone()], 2),
-                Tensor::cat(vec![p.value.clone(), v.clone()], 2),
+                Tensor::cat(vec![p.key(), k.clone()], 2),
+                Tensor::cat(vec![p.value(), v.clone()], 2),
             ),
             None => (k.clone(), v.clone()),
         };
-        let rep = heads / kv_heads;
-        let ctx_out = attention(
-            q,
-            repeat_kv(k_all, rep),
-            repeat_kv(v_all, rep),
-            ctx.mask.clone(),
-            None,
-            AttentionModuleOptions::default(),
-        );
+        let ctx_out = grouped_attention(q, k_all, v_all, ctx.mask.clone());
         let attn = ctx_out.swap_dims(1, 2).reshape([b, s, heads * hd]);
         let x = x + project(attn, &self.w_o);
         let h = rms_norm(x.clone(), &self.mlp_norm, self.dims.eps);
@@ -161,7 +171,7 @@ impl Block for LlamaBlock {
         debug_assert_eq!(out.dims(), [b, s, d]);
         BlockOutput {
             hidden: out,
-            kv: want_kv.then_some(KvState { key: k, value: v }),
+            kv: want_kv.then(|| KvState::new(k, v)),
         }
     }
 
@@ -366,9 +376,17 @@ impl LlamaModel {
                 }
             }
         }
-        let heads = self.config.num_attention_heads;
-        let m: Tensor<4, Bool> = Tensor::from_data(TensorData::new(v, [b, 1, s, t]), &self.device);
-        Ok(Some(m.expand([b, heads, s, t])))
+        // Laid out for grouped_attention: [b, kv, rep·s, t], the same [s, t] mask for every head.
+        let kv = self.config.num_key_value_heads;
+        let rep = self.config.num_attention_heads / kv.max(1);
+        let m: Tensor<5, Bool> =
+            Tensor::from_data(TensorData::new(v, [b, 1, 1, s, t]), &self.device);
+        Ok(Some(m.expand([b, kv, rep, s, t]).reshape([
+            b,
+            kv,
+            rep * s,
+            t,
+        ])))
     }
 
     /// Logits `[b, s, vocab]` from the final norm's output.

@@ -154,7 +154,7 @@ fn assert_same_caches(text: &str, a: &KvCache, b: &KvCache) {
         let (Some(x), Some(y)) = (a.slot(slot), b.slot(slot)) else {
             panic!("{text}: slot {slot} empty");
         };
-        let (dk, dv) = (diff(&x.key, &y.key), diff(&x.value, &y.value));
+        let (dk, dv) = (diff(&x.key(), &y.key()), diff(&x.value(), &y.value()));
         assert!(
             dk <= TOL && dv <= TOL,
             "{text}: slot {slot} differs by {dk}/{dv}"

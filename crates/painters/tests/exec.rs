@@ -62,13 +62,15 @@ impl Block for Toy {
         let keys = h.clone().mul_scalar(self.k);
         let mut cum = keys.clone().cumsum(1);
         if let Some(p) = past {
-            let prev: Tensor<3> = p.key.clone().sum_dim(2).reshape([b, 1, d]);
+            let prev: Tensor<3> = p.key().sum_dim(2).reshape([b, 1, d]);
             cum = cum + prev;
         }
         let out = h.clone().mul_scalar(self.a).add_scalar(self.b) + cum.mul_scalar(self.c);
-        let kv = want_kv.then(|| KvState {
-            key: keys.clone().reshape([b, 1, s, d]),
-            value: keys.reshape([b, 1, s, d]),
+        let kv = want_kv.then(|| {
+            KvState::new(
+                keys.clone().reshape([b, 1, s, d]),
+                keys.reshape([b, 1, s, d]),
+            )
         });
         BlockOutput { hidden: out, kv }
     }
@@ -104,7 +106,7 @@ impl Block for Toy {
         let mut cum = keys.clone().cumsum(2);
         match pasts
             .iter()
-            .map(|p| p.map(|p| p.key.clone().sum_dim(2)))
+            .map(|p| p.map(|p| p.key().sum_dim(2)))
             .collect::<Option<Vec<_>>>()
         {
             // Each past key sum is [b, 1, 1, d]; stacked [k, b, 1, 1, d] -> [k, b, 1, d].
@@ -122,10 +124,7 @@ impl Block for Toy {
                     hidden: out.clone().narrow(0, i, 1).reshape([b, s, d]),
                     kv: want_kv.then(|| {
                         let key: Tensor<4> = keys.clone().narrow(0, i, 1).reshape([b, 1, s, d]);
-                        KvState {
-                            key: key.clone(),
-                            value: key,
-                        }
+                        KvState::new(key.clone(), key)
                     }),
                 })
                 .collect(),
@@ -486,14 +485,14 @@ fn batched_and_sequential_caches_are_the_same() {
                     let (Some(a), Some(b)) = (cb.slot(slot), cs.slot(slot)) else {
                         panic!("{s} {mode:?}: slot {slot} is empty");
                     };
-                    assert_eq!(a.key.dims(), b.key.dims());
+                    assert_eq!(a.key().dims(), b.key().dims());
                     let flat = |t: &Tensor<4>| t.clone().into_data().try_to_vec::<f32>().unwrap();
                     assert!(
-                        close(&flat(&a.key), &flat(&b.key)),
+                        close(&flat(&a.key()), &flat(&b.key())),
                         "{s} {mode:?} slot {slot}"
                     );
                     assert!(
-                        close(&flat(&a.value), &flat(&b.value)),
+                        close(&flat(&a.value()), &flat(&b.value())),
                         "{s} {mode:?} slot {slot}"
                     );
                 }

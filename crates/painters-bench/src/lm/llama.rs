@@ -1,12 +1,9 @@
 //! [`LanguageModel`] for a Llama model run under a [`Plan`].
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use painters::exec::{Block, BlockOutput, Transformer, run};
-use painters::{KvCache, KvMode, KvState, Op, Plan};
+use burn::tensor::{Int, Tensor, TensorData};
+use painters::exec::{Transformer, run};
+use painters::{KvCache, KvMode, Plan};
 use painters_llama::generate::{GenerateOptions, Sampling, generate};
 use painters_llama::{LlamaInput, LlamaModel};
 
@@ -323,12 +320,11 @@ impl LanguageModel for LlamaLm<'_> {
         let Some(pass) = self.shared_pass(reqs) else {
             return self.score_batch(reqs);
         };
-        let device = self.model.device();
         let mut cache = KvCache::for_plan(self.plan);
         let hp = self.hidden(&pass.prefix, Some(&mut cache))?;
         let hr = match &pass.rest {
             Some(rest) => {
-                let mut batch_cache = repeat_cache(self.plan, &cache, rest.batch, device)?;
+                let mut batch_cache = cache.repeat_batch(rest.batch);
                 Some(self.hidden(rest, Some(&mut batch_cache))?)
             }
             None => None,
@@ -357,50 +353,4 @@ impl LanguageModel for LlamaLm<'_> {
         }
         Ok(g.new_ids)
     }
-}
-
-/// A block that ignores its input and hands the executor the next of some prepared KV states.
-/// Running a plan over these fills a fresh cache with those states in the plan's own slot order,
-/// which is how [`repeat_cache`] builds a cache through the executor's public interface.
-struct Replay<'q> {
-    states: &'q RefCell<VecDeque<KvState>>,
-}
-
-impl Block for Replay<'_> {
-    type Context = ();
-    fn forward(&self, hidden: Tensor<3>, _: &(), _: Option<&KvState>, _: bool) -> BlockOutput {
-        BlockOutput {
-            hidden,
-            kv: self.states.borrow_mut().pop_front(),
-        }
-    }
-}
-
-/// `cache` (batch 1) with every slot repeated `rows` times along the batch axis, so that several
-/// continuations can run as one batch after a shared prefix. (`painters::KvCache` has no batch
-/// operation; a `KvCache::repeat_batch` in the core would replace this.)
-pub fn repeat_cache(
-    plan: &Plan,
-    cache: &KvCache,
-    rows: usize,
-    device: &Device,
-) -> Result<KvCache, LmError> {
-    let mut states = VecDeque::new();
-    for op in plan.ops() {
-        if let Op::Apply { slot, .. } = op {
-            let s = cache.slot(*slot).ok_or(LmError::EmptySlot(*slot))?;
-            states.push_back(KvState {
-                key: s.key.clone().repeat_dim(0, rows),
-                value: s.value.clone().repeat_dim(0, rows),
-            });
-        }
-    }
-    let states = RefCell::new(states);
-    let blocks: Vec<Replay> = (0..plan.num_blocks())
-        .map(|_| Replay { states: &states })
-        .collect();
-    let mut out = KvCache::for_plan(plan);
-    let positions = Tensor::<3>::zeros([rows, cache.len(), 1], device);
-    run(plan, &blocks, positions, &(), Some(&mut out), &mut ())?;
-    Ok(out)
 }

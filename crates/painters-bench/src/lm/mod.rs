@@ -8,7 +8,7 @@
 
 mod llama;
 
-pub use llama::{BatchPass, LlamaLm, SharedPass, repeat_cache};
+pub use llama::{BatchPass, LlamaLm, SharedPass};
 use painters::ExecError;
 use painters_llama::LlamaError;
 use painters_llama::tokenizer::{TextTokenizer, TokenizerError};
@@ -30,8 +30,6 @@ pub enum LmError {
     EmptyContext,
     #[error("reading results back from the device: {0}")]
     ReadBack(String),
-    #[error("KV slot {0} of the prefix cache is empty; run the prefix through the plan first")]
-    EmptySlot(usize),
 }
 
 /// One scoring request in tokens: the model reads `context ++ continuation` minus its last token and is

@@ -31,7 +31,6 @@ use sha2::{Digest, Sha256};
 use super::SweepError;
 use crate::lm::{
     BatchPass, LanguageModel, LlamaLm, LmError, Scored, SharedPass, TokenRequest, Tokenize,
-    repeat_cache,
 };
 
 /// Block applications done versus what running every schedule from scratch would have needed.
@@ -347,7 +346,6 @@ impl<'a> PrefixGroup<'a> {
         pass: &SharedPass,
         from: usize,
     ) -> Result<Vec<(usize, Vec<Scored>)>, LmError> {
-        let device = self.model.device();
         let (hp, ctx_p) = self.model.embed(&pass.prefix, 0)?;
         self.count((pass.prefix.batch * pass.prefix.seq) as u64, from);
         let rest = match &pass.rest {
@@ -369,7 +367,7 @@ impl<'a> PrefixGroup<'a> {
                     let hp = run(plan, blocks, hp, &ctx_p, Some(&mut cache), &mut ())?;
                     let hr: Option<Tensor<3>> = match (&rest, hr) {
                         (Some((rows, _, ctx_r)), Some(hr)) => {
-                            let mut rc = repeat_cache(plan, &cache, *rows, device)?;
+                            let mut rc = cache.repeat_batch(*rows);
                             Some(run(plan, blocks, hr, ctx_r, Some(&mut rc), &mut ())?)
                         }
                         _ => None,

@@ -15,12 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::silu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use painters::KvState;
 use painters::exec::BlockOutput;
 
-use super::{Dims, LlamaBlock, LlamaContext, repeat_kv, rms_scale, rope};
+use super::{Dims, LlamaBlock, LlamaContext, grouped_attention, rms_scale, rope};
 
 /// The weights of a member list, stacked along a new leading axis of size `k`.
 pub(crate) struct Stacked {
@@ -203,10 +201,10 @@ pub(crate) fn forward_group(
     if k < 2 || pasts.len() != k || !ctx.built_for(blocks) {
         return None;
     }
-    let past_dims = pasts.first()?.map(|p| (p.key.dims(), p.value.dims()));
+    let past_dims = pasts.first()?.map(|p| (p.key().dims(), p.value().dims()));
     if pasts
         .iter()
-        .any(|p| p.map(|p| (p.key.dims(), p.value.dims())) != past_dims)
+        .any(|p| p.map(|p| (p.key().dims(), p.value().dims())) != past_dims)
     {
         return None;
     }
@@ -234,11 +232,8 @@ pub(crate) fn forward_group(
     let key = rope(split(heads, kv_heads), &ctx.cos, &ctx.sin);
     let value = split(heads + kv_heads, kv_heads);
     let (k_all, v_all) = if past_dims.is_some() {
-        let (pk, pv): (Vec<Tensor<4>>, Vec<Tensor<4>>) = pasts
-            .iter()
-            .flatten()
-            .map(|p| (p.key.clone(), p.value.clone()))
-            .unzip();
+        let (pk, pv): (Vec<Tensor<4>>, Vec<Tensor<4>>) =
+            pasts.iter().flatten().map(|p| (p.key(), p.value())).unzip();
         (
             Tensor::cat(vec![Tensor::cat(pk, 0), key.clone()], 2),
             Tensor::cat(vec![Tensor::cat(pv, 0), value.clone()], 2),
@@ -246,14 +241,11 @@ pub(crate) fn forward_group(
     } else {
         (key.clone(), value.clone())
     };
-    let rep = heads / kv_heads;
-    let ctx_out = attention(
+    let ctx_out = grouped_attention(
         q,
-        repeat_kv(k_all, rep),
-        repeat_kv(v_all, rep),
+        k_all,
+        v_all,
         ctx.mask.clone().map(|m| m.repeat_dim(0, k)),
-        None,
-        AttentionModuleOptions::default(),
     );
     let attn = ctx_out.swap_dims(1, 2).reshape([k, n, heads * hd]);
     let x = x + attn.matmul(st.w_o.clone());
@@ -265,9 +257,11 @@ pub(crate) fn forward_group(
         (0..k)
             .map(|i| BlockOutput {
                 hidden: out.clone().narrow(0, i, 1).reshape([b, s, d]),
-                kv: want_kv.then(|| KvState {
-                    key: key.clone().narrow(0, i * b, b),
-                    value: value.clone().narrow(0, i * b, b),
+                kv: want_kv.then(|| {
+                    KvState::new(
+                        key.clone().narrow(0, i * b, b),
+                        value.clone().narrow(0, i * b, b),
+                    )
                 }),
             })
             .collect(),
