@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use painters::Plan;
-use painters::exec::{ExecOptions, Transformer};
+use painters::exec::{Block, ExecOptions, Transformer};
 use painters_llama::generate::{GenerateOptions, generate};
 use painters_llama::{LlamaError, LlamaInput, LlamaModel};
 
@@ -147,6 +147,19 @@ pub fn forward_once(
     options: ExecOptions,
 ) -> Result<(), LlamaError> {
     let logits = model.forward_with(plan, x, None, &mut (), options)?;
+    let [_, s, _] = logits.dims();
+    black_box(logits.narrow(1, s.saturating_sub(1), 1).into_data());
+    Ok(())
+}
+
+/// One forward pass without the executor: embedding, every block in order, head, as a hand-written
+/// Llama loop would do it. The baseline that the executor's overhead is measured against.
+pub fn straight_line_once(model: &LlamaModel, x: &LlamaInput) -> Result<(), LlamaError> {
+    let (mut h, ctx) = model.embed(x, 0)?;
+    for block in model.blocks() {
+        h = block.forward(h, &ctx, None, false).hidden;
+    }
+    let logits = model.head(h, &mut ());
     let [_, s, _] = logits.dims();
     black_box(logits.narrow(1, s.saturating_sub(1), 1).into_data());
     Ok(())

@@ -116,6 +116,8 @@ fn bench_prints_the_table_and_json() {
         "1",
         "--warmup",
         "0",
+        "--long-prompt",
+        "40",
         "--schedules",
         "identity,skip",
         "--json",
@@ -129,7 +131,7 @@ fn bench_prints_the_table_and_json() {
     assert!(out.contains("| forward 8×128 |"), "{out}");
     assert!(
         out.contains(
-            "| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | peak extra heap |"
+            "| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | same, net of embedding + head | peak extra heap | peak heap vs identity |"
         ),
         "{out}"
     );
@@ -138,9 +140,18 @@ fn bench_prints_the_table_and_json() {
         .filter(|l| l.starts_with("| identity |") || l.starts_with("| skip |"))
         .collect();
     assert_eq!(rows.len(), 2, "{out}");
-    assert!(rows[0].contains("| 1.00× | 30 | 1.00× |"), "{out}");
+    assert!(rows[0].contains("| 1.00× | 30 | 1.00× | 1.00× |"), "{out}");
+    assert!(rows[0].ends_with("MiB | 1.000× |"), "{out}");
     assert!(
-        rows[1].contains("| 17 |") && rows[1].ends_with("MiB |"),
+        rows[1].contains("| 17 |") && rows[1].contains("MiB |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| executor overhead: identity through the plan vs a straight-line loop |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| embedding + head only (empty schedule), 1×128 |"),
         "{out}"
     );
     assert!(!out.contains("| parallel"), "{out}");
@@ -155,16 +166,31 @@ fn bench_prints_the_table_and_json() {
         "decode",
         "schedules",
         "allocator_overhead_percent",
+        "executor_overhead_percent",
+        "fixed_cost_1x128_ms",
+        "model_heap_bytes",
     ] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
     assert!(v["decode"]["tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["decode_long"]["prompt_tokens"], 40);
+    assert!(
+        out.contains("| greedy decode, 40-token prompt + 64 new (KV cache) |"),
+        "{out}"
+    );
     let s = v["schedules"].as_array().unwrap();
     assert_eq!(s.len(), 2);
     assert_eq!(s[0]["name"], "identity");
     assert_eq!(s[1]["name"], "skip");
     assert_eq!(s[1]["block_applications"], 17);
     assert!(s[1]["peak_extra_heap_bytes"].as_u64().unwrap() > 0);
+    // The model's weights live on the heap: hundreds of MiB for SmolLM2 in f32.
+    assert!(v["model_heap_bytes"].as_u64().unwrap() > 100 << 20, "{v}");
+    // Nothing is faster than doing nothing: the empty schedule costs less than 30 blocks.
+    assert!(
+        v["fixed_cost_1x128_ms"].as_f64().unwrap() < v["forward_1x128_ms"].as_f64().unwrap(),
+        "{v}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 
     let (ok, _, err) = painters(&["bench", "--model", model, "--schedules", "nope"]);

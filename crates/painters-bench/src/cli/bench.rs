@@ -6,7 +6,7 @@
 //! and prints that allocator's overhead on one forward pass.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use painters::exec::ExecOptions;
 use painters::{KvMode, LayerSchedule, Plan, paper};
@@ -53,6 +53,10 @@ pub struct Args {
     /// Loop count of looped_parallel.
     #[arg(long, default_value_t = 3)]
     loops: usize,
+    /// Prompt length of the long-context decode figure (64 new tokens after it), where the KV cache's
+    /// handling shows; 0 skips it.
+    #[arg(long, default_value_t = 512)]
+    long_prompt: usize,
     /// Also write the figures as one JSON object to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -60,6 +64,9 @@ pub struct Args {
     #[arg(long, default_value = "cpu")]
     device: String,
 }
+
+/// New tokens of the long-context decode figure.
+const LONG_NEW: usize = 64;
 
 /// One schedule's row.
 struct Row {
@@ -76,6 +83,11 @@ fn ms(d: Duration) -> f64 {
 
 fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1u64 << 20) as f64
+}
+
+/// `a` relative to `b`, in percent above it.
+fn pct(a: Duration, b: Duration) -> f64 {
+    (a.as_secs_f64() / b.as_secs_f64().max(1e-12) - 1.0) * 100.0
 }
 
 fn llama(e: LlamaError) -> CliError {
@@ -145,6 +157,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         )
     })?;
     let layers = model.num_blocks();
+    // The heap the loaded model holds: the base that peak memory is relative to.
+    let resident = perf::live_bytes();
     let (warmup, repeats) = (args.warmup, args.repeats.max(1));
     let command = command_line();
     let machine = perf::machine();
@@ -158,9 +172,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let x8 = perf::input(8, 128).map_err(llama)?;
     let seq = ExecOptions::sequential();
 
-    // Per schedule: warm-up, one forward under the allocator's peak tracking, then the timed runs.
-    let mut rows = Vec::new();
-    let mut stacked = 0usize;
+    // Per schedule: warm-up and one forward under the allocator's peak tracking.
+    let mut plans = Vec::new();
+    let mut peaks = Vec::new();
     for name in &names {
         let schedule = schedule_for(name, layers, args.n, args.loops)?;
         let plan = Plan::compile(&schedule, layers, KvMode::Exact)?;
@@ -175,19 +189,57 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         let (done, peak) = perf::peak_alloc(|| perf::forward_once(&model, &plan, &x1, options));
         done.map_err(llama)?;
-        let forward = perf::time_forward(&model, &plan, &x1, options, 0, repeats).map_err(llama)?;
-        if *name == "parallel_batched" {
-            stacked = model.stacked_weight_bytes();
-            model.clear_stacked_weights();
+        peaks.push(peak);
+        plans.push((schedule, plan, options));
+    }
+    // Two baselines timed with them: the fixed cost every schedule pays (embedding, RoPE tables and
+    // mask, final norm, head), as the empty schedule, so that the time spent in blocks can be
+    // checked to scale with the block applications; and the identity without the executor (a
+    // hand-written loop over the blocks), the executor's own cost.
+    let empty = Plan::compile(&LayerSchedule::empty(), layers, KvMode::Exact)?;
+    for _ in 0..warmup {
+        perf::forward_once(&model, &empty, &x1, seq).map_err(llama)?;
+        perf::straight_line_once(&model, &x1).map_err(llama)?;
+    }
+    // Round robin: every repeat times each schedule once, so that drift of the machine (clock,
+    // other load) spreads over all rows instead of biasing whichever ran during it.
+    eprintln!(
+        "bench: timing {} forward passes",
+        (plans.len() + 2) * repeats
+    );
+    let mut samples = vec![Vec::with_capacity(repeats); plans.len() + 2];
+    for _ in 0..repeats {
+        for (i, (_, plan, options)) in plans.iter().enumerate() {
+            let t = Instant::now();
+            perf::forward_once(&model, plan, &x1, *options).map_err(llama)?;
+            samples[i].push(t.elapsed());
         }
-        rows.push(Row {
+        let t = Instant::now();
+        perf::forward_once(&model, &empty, &x1, seq).map_err(llama)?;
+        samples[plans.len()].push(t.elapsed());
+        let t = Instant::now();
+        perf::straight_line_once(&model, &x1).map_err(llama)?;
+        samples[plans.len() + 1].push(t.elapsed());
+    }
+    let fixed = perf::median(&samples[plans.len()]);
+    let straight = perf::median(&samples[plans.len() + 1]);
+    let stacked = model.stacked_weight_bytes();
+    model.clear_stacked_weights();
+    let rows: Vec<Row> = names
+        .iter()
+        .zip(plans)
+        .zip(peaks)
+        .zip(&samples)
+        .map(|(((name, (schedule, plan, _)), peak), times)| Row {
             name: name.to_string(),
             blocks: plan.stats().block_applications,
             schedule,
-            forward,
+            forward: perf::median(times),
             peak,
-        });
-    }
+        })
+        .collect();
+    let through_plan = rows.first().map_or(Duration::ZERO, |r| r.forward);
+    let executor_overhead = pct(through_plan, straight);
 
     // Identity: the larger batch and decoding.
     let identity = Plan::compile(&paper::full(layers), layers, KvMode::Exact)?;
@@ -197,6 +249,25 @@ pub fn run(args: Args) -> Result<(), CliError> {
     eprintln!("bench: identity greedy decode 16+32");
     let (decode, tok_s) =
         perf::decode_tokens_per_s(&model, &identity, 16, 32, warmup, repeats).map_err(llama)?;
+    let long = if args.long_prompt > 0 {
+        eprintln!(
+            "bench: identity greedy decode {}+{LONG_NEW}",
+            args.long_prompt
+        );
+        Some(
+            perf::decode_tokens_per_s(
+                &model,
+                &identity,
+                args.long_prompt,
+                LONG_NEW,
+                warmup,
+                repeats,
+            )
+            .map_err(llama)?,
+        )
+    } else {
+        None
+    };
 
     // Last (the counts are not trusted after it): the counting allocator's cost on one forward.
     eprintln!("bench: allocator overhead");
@@ -205,12 +276,24 @@ pub fn run(args: Args) -> Result<(), CliError> {
     perf::set_counting(true);
     let plain = plain.map_err(llama)?;
     let counted = perf::time_forward(&model, &identity, &x1, seq, 0, repeats).map_err(llama)?;
-    let overhead = (counted.as_secs_f64() / plain.as_secs_f64().max(1e-12) - 1.0) * 100.0;
+    let overhead = pct(counted, plain);
 
     let base = rows.first().map_or(Duration::ZERO, |r| r.forward);
     let base_blocks = rows.first().map_or(1, |r| r.blocks.max(1));
     let rel = |d: Duration| d.as_secs_f64() / base.as_secs_f64().max(1e-12);
     let per_block = |r: &Row| rel(r.forward) * base_blocks as f64 / r.blocks.max(1) as f64;
+    // Time in blocks only (minus the fixed cost), per block application, relative to the identity's.
+    let in_blocks = |d: Duration| (d.as_secs_f64() - fixed.as_secs_f64()).max(0.0);
+    let net_per_block = |r: &Row| {
+        let base_net = in_blocks(base) / base_blocks as f64;
+        (in_blocks(r.forward) / r.blocks.max(1) as f64) / base_net.max(1e-12)
+    };
+    let base_peak = rows.first().and_then(|r| r.peak);
+    // Whole-heap peak (model + working memory) relative to the identity's.
+    let peak_vs_identity = |r: &Row| match (r.peak, base_peak) {
+        (Some(p), Some(b)) => Some((resident + p) as f64 / (resident + b).max(1) as f64),
+        _ => None,
+    };
 
     let mut out = String::new();
     out.push_str("## painters bench\n\n");
@@ -237,25 +320,48 @@ pub fn run(args: Args) -> Result<(), CliError> {
         1024.0 / forward8.as_secs_f64().max(1e-12)
     ));
     out.push_str(&format!(
-        "| greedy decode, 16-token prompt + 32 new (KV cache) | {:.1} ms | {tok_s:.1} tok/s |\n\n",
+        "| greedy decode, 16-token prompt + 32 new (KV cache) | {:.1} ms | {tok_s:.1} tok/s |\n",
         ms(decode)
     ));
-    out.push_str("| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | peak extra heap |\n");
-    out.push_str("|---|---|---|---|---|---|\n");
+    if let Some((t, rate)) = long {
+        out.push_str(&format!(
+            "| greedy decode, {}-token prompt + {LONG_NEW} new (KV cache) | {:.1} ms | {rate:.1} tok/s |\n",
+            args.long_prompt,
+            ms(t)
+        ));
+    }
+    out.push_str(&format!(
+        "| executor overhead: identity through the plan vs a straight-line loop | {:+.1}% | {:.1} ms vs {:.1} ms |\n",
+        executor_overhead,
+        ms(through_plan),
+        ms(straight)
+    ));
+    out.push_str(&format!(
+        "| embedding + head only (empty schedule), 1×128 | {:.1} ms | fixed cost of every schedule |\n\n",
+        ms(fixed)
+    ));
+    out.push_str("| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | same, net of embedding + head | peak extra heap | peak heap vs identity |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
     for r in &rows {
         let peak = r
             .peak
             .map_or("n/a".to_string(), |p| format!("{:.1} MiB", mib(p)));
+        let peak_rel = peak_vs_identity(r).map_or("n/a".to_string(), |x| format!("{x:.3}×"));
         out.push_str(&format!(
-            "| {} | {:.1} ms | {:.2}× | {} | {:.2}× | {peak} |\n",
+            "| {} | {:.1} ms | {:.2}× | {} | {:.2}× | {:.2}× | {peak} | {peak_rel} |\n",
             r.name,
             ms(r.forward),
             rel(r.forward),
             r.blocks,
-            per_block(r)
+            per_block(r),
+            net_per_block(r)
         ));
     }
     out.push('\n');
+    out.push_str(&format!(
+        "Heap held by the loaded model: {:.1} MiB (the base of \"peak heap vs identity\").\n",
+        mib(resident)
+    ));
     if names.contains(&"parallel_batched") {
         out.push_str(&format!(
             "parallel_batched also holds {:.1} MiB of stacked weights (built by its warm-up, not in its peak).\n",
@@ -280,6 +386,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
                     "relative_time": rel(r.forward),
                     "block_applications": r.blocks,
                     "relative_time_per_block": per_block(r),
+                    "relative_time_per_block_net_of_fixed": net_per_block(r),
+                    "peak_heap_relative_to_identity": peak_vs_identity(r),
                     "peak_extra_heap_bytes": r.peak,
                 })
             })
@@ -297,12 +405,23 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "loops": args.loops,
             "forward_1x128_ms": ms(base),
             "forward_8x128_ms": ms(forward8),
+            "fixed_cost_1x128_ms": ms(fixed),
+            "straight_line_1x128_ms": ms(straight),
+            "executor_1x128_ms": ms(through_plan),
+            "executor_overhead_percent": executor_overhead,
+            "model_heap_bytes": resident,
             "decode": {
                 "prompt_tokens": 16,
                 "new_tokens": 32,
                 "median_ms": ms(decode),
                 "tokens_per_s": tok_s,
             },
+            "decode_long": long.map(|(t, rate)| json!({
+                "prompt_tokens": args.long_prompt,
+                "new_tokens": LONG_NEW,
+                "median_ms": ms(t),
+                "tokens_per_s": rate,
+            })),
             "schedules": schedules,
             "stacked_weight_bytes": stacked,
             "allocator_overhead_percent": overhead,
