@@ -30,8 +30,9 @@ enum Command {
     Eval(cli::eval::Args),
     /// Fine-tune a BERT model under a layer schedule on a GLUE task; write the dev metrics as JSON.
     Glue(cli::glue::Args),
-    /// Run the paper's experiments (many schedules) on lm-eval tasks: one result file per schedule
-    /// and task, resumable and shardable, shared schedule prefixes computed once.
+    /// Run the paper's experiments (many schedules) on lm-eval tasks, or on GLUE tasks (fine-tuned
+    /// under each schedule) for a BERT model: one result file per schedule and task, resumable and
+    /// shardable, shared schedule prefixes computed once.
     Sweep(cli::sweep::Args),
     /// Join the result folders of a sweep's shards; write the combined results.json and results.csv.
     Merge(cli::merge::Args),

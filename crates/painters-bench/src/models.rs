@@ -66,6 +66,19 @@ pub fn weight_file(path: &Path) -> PathBuf {
     }
 }
 
+/// Whether `path` is a HF BERT checkpoint folder: a folder whose `config.json` says
+/// `"model_type": "bert"` (what `painters sweep` runs as a GLUE sweep). Anything unreadable is not
+/// (the Llama loader then says what is wrong with it).
+pub fn is_bert_folder(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path.join("config.json")) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("model_type")?.as_str().map(|t| t == "bert"))
+        .unwrap_or(false)
+}
+
 /// The sha256 of a file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
     let io = |source| ModelError::Io {

@@ -327,6 +327,7 @@ fn prefix_reuse_changes_no_number_and_saves_the_counted_blocks() {
                 task: task.into(),
                 limit: None,
                 seed: p.seed,
+                finetune: None,
             };
             let painters_bench::sweep::Lookup::Valid(rec) = store.lookup(&key) else {
                 panic!("{} on {task} missing", p.label)

@@ -105,6 +105,7 @@ fn write(dir: &Path, points: &[PointMeta], task: &str, limit: Option<usize>) {
         task: task.into(),
         limit,
         seed: p.seed,
+        finetune: None,
     };
     let rec = Record::new(
         key,
@@ -402,6 +403,7 @@ fn other_limits_and_unusable_files_are_set_aside() {
         model_sha256: None,
         limit: Some(Some(2)),
         tasks: None,
+        finetune: None,
     };
     let loaded = load_results(&dir, &two).unwrap();
     assert_eq!(loaded.entries.len(), 2 * 3);

@@ -95,9 +95,18 @@ pub struct Args {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Mode {
+pub(super) enum Mode {
     Full,
     FrozenEncoder,
+}
+
+impl From<Mode> for FinetuneMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Full => FinetuneMode::Full,
+            Mode::FrozenEncoder => FinetuneMode::FrozenEncoder,
+        }
+    }
 }
 
 fn build_schedule(args: &Args, layers: usize) -> Result<LayerSchedule, CliError> {
@@ -112,7 +121,7 @@ fn build_schedule(args: &Args, layers: usize) -> Result<LayerSchedule, CliError>
 }
 
 /// A BERT-side failure with the hint that fixes its kind.
-fn bert_err(e: painters_bert::BertError) -> CliError {
+pub(super) fn bert_err(e: painters_bert::BertError) -> CliError {
     use painters_bert::BertError as E;
     let hint = match &e {
         E::Config(_) | E::Weights(_) => {

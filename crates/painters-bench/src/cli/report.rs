@@ -85,6 +85,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         limit: args.limit.map(Some),
         tasks: (!args.tasks.is_empty())
             .then(|| args.tasks.iter().map(|t| t.trim().to_string()).collect()),
+        finetune: None,
     };
     write_report(&args.dir, &filter, &meta)?;
     Ok(())

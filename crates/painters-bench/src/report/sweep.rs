@@ -12,9 +12,16 @@
 //! | Fig. 11 per task | any middle variant | `fig11_<task>` (a line per variant) |
 //! | Fig. 10 | `looped_parallel` points with ≥ 2 loop counts | `fig10_<task>`, `fig10_normalized_median` (M × K heatmaps) |
 //! | Fig. 11 | any middle variant and a normalizable task | `fig11_normalized_median` |
+//! | GLUE average (BERT) | any middle variant, GLUE results | `glue_average` (a line per variant) |
 //!
 //! The score of a task is its normalization metric ([`NormConfig`]) where one is configured, else the
 //! first of `acc_norm`, `acc`, `exact_match`, `word_perplexity` it has, else its first metric.
+//!
+//! GLUE sweeps (results fine-tuned under each schedule, [`ResultKey::finetune`](crate::sweep::ResultKey::finetune))
+//! are drawn the same way with each task's GLUE main metric as its score, and the GLUE average
+//! ([`glue_average`]) takes the normalized median's place: in the summary figure, the per-variant
+//! tables, the Fig. 10 heatmaps and the Fig. 2 tables. report.md then also has a table of every
+//! point's main metric per task and average, and the fine-tuning settings.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -23,7 +30,7 @@ use super::markdown::{Align, Report, Table};
 use super::plot::{Heatmap, LineChart, PlotError, Series};
 use super::write_both;
 use crate::sweep::store::MetricValue;
-use crate::sweep::summary::{normalize, normalized_median, spread};
+use crate::sweep::summary::{glue_average, glue_main_metric, normalize, normalized_median, spread};
 use crate::sweep::{Entry, NormConfig, PointMeta, Record, Store, SweepError};
 
 /// Why a sweep report could not be written.
@@ -54,6 +61,9 @@ pub struct ResultFilter {
     pub limit: Option<Option<usize>>,
     /// Only these tasks (results of other tasks are set aside).
     pub tasks: Option<BTreeSet<String>>,
+    /// Only results with these fine-tuning settings ([`ResultKey::finetune`](crate::sweep::ResultKey::finetune);
+    /// `Some(None)`: lm-eval results only).
+    pub finetune: Option<Option<String>>,
 }
 
 /// The results of a sweep folder, ready to report.
@@ -67,9 +77,10 @@ pub struct Loaded {
     pub set_aside: usize,
 }
 
-/// Read the results under `dir/results/` with the store's reader. Results of other models, limits
-/// or tasks than `filter` asks are set aside; without a filter, when the folder mixes several (model, limit)
-/// pairs, the pair with the most results is reported and the others are set aside.
+/// Read the results under `dir/results/` with the store's reader. Results of other models, limits,
+/// tasks or fine-tuning settings than `filter` asks are set aside; without a filter, when the folder
+/// mixes several (model, limit, fine-tuning settings), the one with the most results is reported
+/// and the others are set aside.
 pub fn load_results(dir: &Path, filter: &ResultFilter) -> Result<Loaded, SweepReportError> {
     let store = Store::at(dir);
     if !store.dir().is_dir() {
@@ -93,12 +104,22 @@ pub fn load_results(dir: &Path, filter: &ResultFilter) -> Result<Loaded, SweepRe
                 .tasks
                 .as_ref()
                 .is_none_or(|t| t.contains(&r.key.task))
+            && filter
+                .finetune
+                .as_ref()
+                .is_none_or(|f| *f == r.key.finetune)
     };
-    let mut groups: BTreeMap<(String, Option<usize>), usize> = BTreeMap::new();
+    type Group = (String, Option<usize>, Option<String>);
+    let group = |r: &Record| -> Group {
+        (
+            r.key.model_sha256.clone(),
+            r.key.limit,
+            r.key.finetune.clone(),
+        )
+    };
+    let mut groups: BTreeMap<Group, usize> = BTreeMap::new();
     for r in records.iter().filter(|r| keep(r)) {
-        *groups
-            .entry((r.key.model_sha256.clone(), r.key.limit))
-            .or_default() += 1;
+        *groups.entry(group(r)).or_default() += 1;
     }
     let chosen = groups
         .iter()
@@ -106,10 +127,7 @@ pub fn load_results(dir: &Path, filter: &ResultFilter) -> Result<Loaded, SweepRe
         .map(|(k, _)| k.clone());
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     for r in records {
-        let ours = keep(&r)
-            && chosen
-                .as_ref()
-                .is_some_and(|(m, l)| *m == r.key.model_sha256 && *l == r.key.limit);
+        let ours = keep(&r) && chosen.as_ref().is_some_and(|g| *g == group(&r));
         if !ours {
             loaded.set_aside += 1;
             continue;
@@ -183,9 +201,19 @@ struct Data {
     layers: BTreeSet<usize>,
     limit: BTreeSet<Option<usize>>,
     results: usize,
+    /// The GLUE tasks (results fine-tuned under the schedule), in task order; empty for lm-eval.
+    glue_tasks: Vec<String>,
+    /// The fine-tuning settings of the GLUE results.
+    finetune: BTreeSet<String>,
 }
 
 fn primary_metric(record: &Record, norm: &NormConfig) -> Option<String> {
+    if record.key.finetune.is_some()
+        && let Some(m) = glue_main_metric(&record.key.task)
+        && record.metric(&m).is_some()
+    {
+        return Some(m);
+    }
     if let Some(n) = norm.tasks.get(&record.key.task)
         && record.metric(&n.metric).is_some()
     {
@@ -267,7 +295,19 @@ impl Data {
                 false
             }
         });
+        let glue: BTreeSet<String> = entries
+            .iter()
+            .filter(|e| {
+                e.record.key.finetune.is_some() && glue_main_metric(&e.record.key.task).is_some()
+            })
+            .map(|e| e.record.key.task.clone())
+            .collect();
         Data {
+            glue_tasks: task_order(&glue),
+            finetune: entries
+                .iter()
+                .filter_map(|e| e.record.key.finetune.clone())
+                .collect(),
             tasks: task_order(&tasks),
             metric,
             points,
@@ -299,9 +339,37 @@ impl Data {
         Self::values(&self.full)
     }
 
-    /// The paper's normalized median of one point.
-    fn median_of(&self, scores: &BTreeMap<String, Score>) -> Option<f64> {
-        normalized_median(&Self::values(scores), &self.full_values(), &self.norm)
+    /// Whether the summary is the GLUE average (GLUE results) rather than the normalized median.
+    fn is_glue(&self) -> bool {
+        !self.glue_tasks.is_empty()
+    }
+
+    /// The summary of one point over tasks: the GLUE average of a GLUE sweep, else the paper's
+    /// normalized median.
+    fn summary_of(&self, scores: &BTreeMap<String, Score>) -> Option<f64> {
+        if self.is_glue() {
+            glue_average(&Self::values(scores), &self.glue_tasks)
+        } else {
+            normalized_median(&Self::values(scores), &self.full_values(), &self.norm)
+        }
+    }
+
+    /// What [`Self::summary_of`] is called in tables and figure names.
+    fn summary_name(&self) -> &'static str {
+        if self.is_glue() {
+            "GLUE average"
+        } else {
+            "normalized median"
+        }
+    }
+
+    /// The file-name form of [`Self::summary_name`].
+    fn summary_stem(&self) -> &'static str {
+        if self.is_glue() {
+            "glue_average"
+        } else {
+            "normalized_median"
+        }
     }
 
     /// The loop count drawn as "Looped Parallel": 3 (the paper's 3X) when present, else the most
@@ -411,11 +479,12 @@ fn cell(x: f64, v: &[(&PointMeta, &Score)]) -> Option<Cell> {
     })
 }
 
-/// Per M, a variant's normalized median (random: the mean of the per-seed medians, min–max band).
-fn median_per_m(data: &Data, points: &[&(PointMeta, BTreeMap<String, Score>)]) -> Vec<Cell> {
+/// Per M, a variant's summary over tasks ([`Data::summary_of`]; random: the mean of the per-seed
+/// summaries, min–max band).
+fn summary_per_m(data: &Data, points: &[&(PointMeta, BTreeMap<String, Score>)]) -> Vec<Cell> {
     let mut by_m: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for (p, s) in points {
-        if let (Some(m), Some(med)) = (p.m, data.median_of(s)) {
+        if let (Some(m), Some(med)) = (p.m, data.summary_of(s)) {
             by_m.entry(m).or_default().push(med);
         }
     }
@@ -632,7 +701,12 @@ fn overview(w: &mut Writer, meta: &SweepReportMeta) {
         list(d.layers.iter().map(usize::to_string).collect()),
     ]);
     t.row([
-        "documents per task".to_string(),
+        if d.is_glue() {
+            "dev examples per task"
+        } else {
+            "documents per task"
+        }
+        .to_string(),
         list(
             d.limit
                 .iter()
@@ -656,6 +730,10 @@ fn overview(w: &mut Writer, meta: &SweepReportMeta) {
     w.md.table(t);
     if let Some(c) = &meta.command {
         w.md.code("sh", c.clone());
+    }
+    if d.is_glue() {
+        glue_overview(w);
+        return;
     }
     w.md.paragraph(
         "M is the number of affected (middle) blocks, M = T − 2N − 1 for start layer N. Scores are \
@@ -712,54 +790,165 @@ fn overview(w: &mut Writer, meta: &SweepReportMeta) {
     }
 }
 
-/// Fig. 11: the normalized median over tasks vs M, a line per variant.
+/// The overview's notes for a GLUE sweep: what a point is, and the fine-tuning settings.
+fn glue_overview(w: &mut Writer) {
+    let d = w.data;
+    w.md.paragraph(
+        "M is the number of affected (middle) blocks, M = T − 2N − 1 for start layer N. Every \
+         result is the encoder fine-tuned with a new classification head on the task's train \
+         split with the point's schedule in force, then evaluated on the GLUE dev split (the \
+         test labels are not public) under the same schedule. Scores are each task's GLUE main \
+         metric; `±` is the standard error of a dev accuracy over examples. Bands in the charts: \
+         ±1 standard error, or the random variant's seeds' min–max.",
+    );
+    w.md.heading(2, "Fine-tuning");
+    let mut t = Table::new(["settings (part of every result's key)"]);
+    for f in &d.finetune {
+        t.row([format!("`{f}`")]);
+    }
+    w.md.table(t);
+    let mut t = Table::new(["task", "main metric", "full model"]).with_align(vec![
+        Align::Left,
+        Align::Left,
+        Align::Right,
+    ]);
+    for task in &d.glue_tasks {
+        let metric = d
+            .metric
+            .get(task)
+            .map_or("", |m| metric_name(m))
+            .to_string();
+        let full = d.full.get(task).map_or_else(|| "–".into(), score_cell);
+        t.row([task.clone(), metric, full]);
+    }
+    w.md.table(t);
+}
+
+/// The summary over tasks vs M, a line per variant: Fig. 11's normalized median, or for a GLUE
+/// sweep the GLUE average (the paper's BERT figure), with the full model as reference.
 fn fig11(w: &mut Writer) -> Result<(), SweepReportError> {
     let d = w.data;
     let lines: Vec<(&str, Vec<Cell>)> = MIDDLE
         .iter()
-        .map(|(v, _, _)| (*v, median_per_m(d, &d.middle_points(v))))
+        .map(|(v, _, _)| (*v, summary_per_m(d, &d.middle_points(v))))
         .filter(|(_, c)| !c.is_empty())
         .collect();
     if lines.is_empty() {
         return Ok(());
     }
-    w.md.heading(2, "Fig. 11: normalized median over tasks");
+    let glue = d.is_glue();
+    let (heading, title, y_label, stem) = if glue {
+        (
+            "GLUE average vs M (the paper's BERT figure)",
+            "GLUE average after fine-tuning under each schedule",
+            "GLUE average of the tasks' main metrics",
+            "glue_average",
+        )
+    } else {
+        (
+            "Fig. 11: normalized median over tasks",
+            "normalized median over tasks",
+            "normalized median (0 = guessing, 1 = full)",
+            "fig11_normalized_median",
+        )
+    };
+    let reference = if glue {
+        d.summary_of(&d.full)
+    } else {
+        Some(1.0)
+    };
+    w.md.heading(2, heading);
     let slices: Vec<&[Cell]> = lines.iter().map(|(_, c)| c.as_slice()).collect();
     let mut series: Vec<Series> = lines
         .iter()
         .map(|(v, c)| series_of(d.display_name(v), c, *v == "random"))
         .collect();
-    if let Some(span) = x_span(&slices) {
-        series.push(flat(FULL, 1.0, span));
+    if let (Some(span), Some(y)) = (x_span(&slices), reference) {
+        series.push(flat(FULL, y, span));
     }
     let chart = LineChart {
-        title: format!("{}: normalized median over tasks", w.model),
+        title: format!("{}: {title}", w.model),
         x_label: "number of affected layers M".into(),
-        y_label: "normalized median (0 = guessing, 1 = full)".into(),
+        y_label: y_label.into(),
         series,
         ..LineChart::default()
     };
     w.line_chart(
         &chart,
-        "fig11_normalized_median",
-        "normalized median vs M, a line per variant",
+        stem,
+        &format!("{} vs M, a line per variant", d.summary_name()),
     )?;
-    w.md.paragraph(format!(
-        "Tasks in the median: {}.",
-        d.norm
-            .tasks
-            .iter()
-            .map(|(t, n)| format!("{t} ({}, floor {})", n.metric, n.floor))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    if glue {
+        w.md.paragraph(format!(
+            "Every point is a model fine-tuned with its schedule in force and evaluated on the GLUE \
+             dev split under the same schedule; the GLUE average is the plain mean of the tasks' \
+             main metrics: {}. The full model's average is {}.",
+            d.glue_tasks
+                .iter()
+                .map(|t| format!("{t} ({})", d.metric.get(t).map_or(t.as_str(), |m| metric_name(m))))
+                .collect::<Vec<_>>()
+                .join(", "),
+            reference.map_or_else(|| "not available".into(), f4),
+        ));
+    } else {
+        w.md.paragraph(format!(
+            "Tasks in the median: {}.",
+            d.norm
+                .tasks
+                .iter()
+                .map(|(t, n)| format!("{t} ({}, floor {})", n.metric, n.floor))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     w.md.table(m_table(
         &lines
             .iter()
             .map(|(v, c)| (d.display_name(v), c.clone()))
             .collect::<Vec<_>>(),
     ));
+    if glue {
+        glue_table(w);
+    }
     Ok(())
+}
+
+/// `"accuracy,none"` → `"accuracy"`.
+fn metric_name(key: &str) -> &str {
+    key.split(',').next().unwrap_or(key)
+}
+
+/// GLUE sweeps: every point's main metric per task and its GLUE average, the full model first.
+fn glue_table(w: &mut Writer) {
+    let d = w.data;
+    w.md.heading(3, "Per task");
+    let mut headers: Vec<String> = ["point", "variant", "N", "M"].map(String::from).to_vec();
+    headers.extend(
+        d.glue_tasks
+            .iter()
+            .map(|t| format!("{t} {}", d.metric.get(t).map_or("", |m| metric_name(m)))),
+    );
+    headers.push("GLUE average".into());
+    let mut align = vec![Align::Left, Align::Left, Align::Right, Align::Right];
+    align.extend(vec![Align::Right; d.glue_tasks.len() + 1]);
+    let mut t = Table::new(headers).with_align(align);
+    let mut rows: Vec<&(PointMeta, BTreeMap<String, Score>)> = d.points.values().collect();
+    rows.sort_by_key(|(p, _)| (p.variant != "full", p.variant.clone(), p.n, p.loops, p.seed));
+    let opt = |v: Option<usize>| v.map_or_else(String::new, |x| x.to_string());
+    for (p, scores) in rows {
+        let mut row = vec![p.label.clone(), p.variant.clone(), opt(p.n), opt(p.m)];
+        for task in &d.glue_tasks {
+            row.push(scores.get(task).map_or_else(String::new, score_cell));
+        }
+        row.push(d.summary_of(scores).map_or_else(String::new, f4));
+        t.row(row);
+    }
+    w.md.table(t);
+    w.md.paragraph(
+        "`±`: the standard error of the dev accuracy over examples (for accuracy only; GLUE's F1, \
+         Matthews correlation and Spearman have none here). One fine-tuning seed per point, so \
+         seed-to-seed variance is not included.",
+    );
 }
 
 /// A row per M (ascending), a column per line.
@@ -873,9 +1062,9 @@ fn per_variant(w: &mut Writer) -> Result<(), SweepReportError> {
             )?;
             columns.push((task.clone(), cells));
         }
-        let med = median_per_m(d, &points);
+        let med = summary_per_m(d, &points);
         if !med.is_empty() {
-            columns.push(("normalized median".into(), med));
+            columns.push((d.summary_name().into(), med));
         }
         let mut t = m_table(&columns);
         // The start layer N of each row.
@@ -924,20 +1113,16 @@ fn fig10(w: &mut Writer) -> Result<(), SweepReportError> {
     );
     let annotate = ms.len() <= 16 && ks.len() <= 16;
     let mut grids: Vec<(String, String, Vec<Vec<f64>>)> = Vec::new();
-    if !d.norm.tasks.is_empty() {
+    if !d.norm.tasks.is_empty() || d.is_glue() {
         let values = ks
             .iter()
             .map(|&k| {
                 ms.iter()
-                    .map(|&m| at(m, k).and_then(|s| d.median_of(s)).unwrap_or(f64::NAN))
+                    .map(|&m| at(m, k).and_then(|s| d.summary_of(s)).unwrap_or(f64::NAN))
                     .collect()
             })
             .collect();
-        grids.push((
-            "normalized_median".into(),
-            "normalized median".into(),
-            values,
-        ));
+        grids.push((d.summary_stem().into(), d.summary_name().into(), values));
     }
     for task in &d.tasks {
         let values = ks
@@ -1040,7 +1225,7 @@ fn fig2(w: &mut Writer) -> Result<(), SweepReportError> {
             .collect();
         let medians: Vec<(f64, f64)> = by_i
             .iter()
-            .filter_map(|(i, s)| Some((*i as f64, d.median_of(s)?)))
+            .filter_map(|(i, s)| Some((*i as f64, d.summary_of(s)?)))
             .collect();
         if !series.is_empty() {
             if series.len() > 1 && !medians.is_empty() {
@@ -1067,14 +1252,14 @@ fn fig2(w: &mut Writer) -> Result<(), SweepReportError> {
         }
         let mut headers = vec!["i".to_string()];
         headers.extend(d.tasks.iter().cloned());
-        headers.push("normalized median".into());
+        headers.push(d.summary_name().into());
         let mut t = Table::new(headers).with_align(vec![Align::Right; d.tasks.len() + 2]);
         for (i, s) in &by_i {
             let mut row = vec![i.to_string()];
             for task in &d.tasks {
                 row.push(s.get(task).map_or_else(String::new, score_cell));
             }
-            row.push(d.median_of(s).map_or_else(String::new, f4));
+            row.push(d.summary_of(s).map_or_else(String::new, f4));
             t.row(row);
         }
         w.md.table(t);

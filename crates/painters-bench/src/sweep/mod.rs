@@ -3,8 +3,9 @@
 //!
 //! * [`experiments`]: the paper's experiments as named lists of [`SchedulePoint`]s (variant, N, M,
 //!   seed, loops), always with the full model as baseline.
-//! * [`store`]: one result file per (model sha256, schedule text, task, limit, seed), named by a hash
-//!   of that key and written atomically as soon as it exists. A rerun skips valid files and redoes
+//! * [`store`]: one result file per (model sha256, schedule text, task, limit, seed, and for GLUE
+//!   the fine-tuning settings), named by a hash of that key and written atomically as soon as it
+//!   exists. A rerun skips valid files and redoes
 //!   missing or corrupt ones.
 //! * [`prefix`]: a [`PrefixGroup`] evaluates several schedules with their shared leading steps run
 //!   once per forward pass, and counts the block applications saved.
@@ -12,6 +13,9 @@
 //!   configurable: arc_easy/arc_challenge/hellaswag `acc_norm` with floor 0.25, winogrande `acc`
 //!   0.5, lambada_openai `acc` 0, gsm8k `exact_match,strict-match` 0) and mean/spread of seeds.
 //! * [`table`]: the folder's combined `results.json` and `results.csv`.
+//! * [`glue`]: the same for BERT encoders on GLUE tasks ([`run_glue_sweep`]): every schedule
+//!   fine-tuned and evaluated under itself, results keyed by the fine-tuning settings too, summarized
+//!   by the GLUE average.
 //!
 //! # Work list, groups and shards
 //!
@@ -30,6 +34,7 @@
 //! finishes. A killed sweep therefore loses at most the unit in progress.
 
 pub mod experiments;
+pub mod glue;
 pub mod prefix;
 pub mod store;
 pub mod summary;
@@ -46,6 +51,7 @@ use painters_llama::LlamaModel;
 use serde_json::{Map, Value, json};
 
 pub use experiments::{Experiment, ExperimentOptions, SchedulePoint, sweep_points};
+pub use glue::{FinetuneSettings, GlueSweepModel, GlueSweepOptions, glue_task, run_glue_sweep};
 pub use prefix::{MemberLm, PrefixGroup, ReuseStats};
 pub use store::{Lookup, Merged, PointMeta, Record, ResultKey, Scanned, Store, merge_stores};
 pub use summary::{NormConfig, TaskNorm};
@@ -67,6 +73,31 @@ pub enum SweepError {
     Experiment(String),
     #[error("unknown task `{0}`")]
     UnknownTask(String),
+    /// A GLUE task given to a sweep of a decoder (Llama) model.
+    #[error(
+        "`{0}` is a GLUE task: GLUE sweeps fine-tune a BERT encoder, and this model is a decoder (Llama)"
+    )]
+    GlueTaskOnDecoder(String),
+    /// An lm-eval task given to a GLUE sweep of a BERT model.
+    #[error(
+        "`{0}` is an lm-eval task, scored by a decoder's log-likelihoods; a BERT encoder is swept on GLUE tasks"
+    )]
+    LmTaskOnEncoder(String),
+    /// A GLUE task's data could not be read.
+    #[error("{task}: {source}")]
+    GlueData {
+        task: String,
+        #[source]
+        source: Box<painters_bert::glue::GlueDataError>,
+    },
+    /// Fine-tuning or evaluating one schedule on one GLUE task failed.
+    #[error("{label} on {task}: {source}")]
+    Finetune {
+        label: String,
+        task: String,
+        #[source]
+        source: Box<painters_bert::BertError>,
+    },
     #[error("bad shard `{0}`: write it as i/n with 0 ≤ i < n (shards are counted from 0)")]
     BadShard(String),
     #[error("{label} on {task}: {source}")]
@@ -136,6 +167,18 @@ impl FromStr for Shard {
         }
         Ok(Shard { index, count })
     }
+}
+
+/// The lm-eval task `name`; a GLUE task name is [`SweepError::GlueTaskOnDecoder`], anything else
+/// unknown [`SweepError::UnknownTask`].
+pub fn lm_task(name: &str) -> Result<Box<dyn tasks::Task>, SweepError> {
+    tasks::by_name(name).ok_or_else(|| {
+        if painters_bert::finetune::GlueTask::from_name(name).is_some() {
+            SweepError::GlueTaskOnDecoder(name.to_string())
+        } else {
+            SweepError::UnknownTask(name.to_string())
+        }
+    })
 }
 
 /// How a sweep runs.
@@ -272,7 +315,7 @@ pub fn run_sweep(
     let task_list: Vec<Box<dyn tasks::Task>> = opts
         .tasks
         .iter()
-        .map(|t| tasks::by_name(t).ok_or_else(|| SweepError::UnknownTask(t.clone())))
+        .map(|t| lm_task(t))
         .collect::<Result<_, _>>()?;
     let items = items(points);
     let group = if opts.prefix_reuse {
@@ -288,6 +331,7 @@ pub fn run_sweep(
         task: task.to_string(),
         limit: opts.limit,
         seed: item.seed,
+        finetune: None,
     };
 
     // This shard's units and, per unit, the members still to compute.
@@ -403,6 +447,7 @@ pub fn run_sweep(
                 task: task.clone(),
                 limit: opts.limit,
                 seed: p.seed,
+                finetune: None,
             };
             if let Lookup::Valid(record) = store.lookup(&k) {
                 entries.push(Entry {
@@ -477,15 +522,27 @@ pub struct MergeReport {
 /// (points of equal duplicates joined), then `results.json` and `results.csv` over all of them.
 pub fn merge(inputs: &[PathBuf], out: &Path, norm: &NormConfig) -> Result<MergeReport, SweepError> {
     let merged = merge_stores(inputs)?;
-    let models: std::collections::BTreeSet<(String, Option<usize>)> = merged
+    let models: std::collections::BTreeSet<(String, Option<usize>, Option<String>)> = merged
         .records
         .values()
-        .map(|(_, r)| (r.key.model_sha256.clone(), r.key.limit))
+        .map(|(_, r)| {
+            (
+                r.key.model_sha256.clone(),
+                r.key.limit,
+                r.key.finetune.clone(),
+            )
+        })
         .collect();
     if models.len() > 1 {
         let list: Vec<String> = models
             .iter()
-            .map(|(m, l)| format!("model {} with limit {l:?}", &m[..m.len().min(12)]))
+            .map(|(m, l, f)| {
+                let mut s = format!("model {} with limit {l:?}", &m[..m.len().min(12)]);
+                if let Some(f) = f {
+                    s.push_str(&format!(" fine-tuned with {f}"));
+                }
+                s
+            })
             .collect();
         return Err(SweepError::Mixed(list.join(" and ")));
     }

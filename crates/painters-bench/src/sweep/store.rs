@@ -1,5 +1,5 @@
-//! The results store: one JSON file per (model, schedule, task, limit, seed), named by a hash of that
-//! key, written atomically as soon as the result exists.
+//! The results store: one JSON file per (model, schedule, task, limit, seed[, fine-tuning settings]),
+//! named by a hash of that key, written atomically as soon as the result exists.
 //!
 //! A sweep that is stopped (killed, crashed, out of time) and started again skips every key whose
 //! file is present *and valid*; a file that does not parse, names another key, or lacks its metrics is
@@ -30,19 +30,34 @@ pub struct ResultKey {
     pub limit: Option<usize>,
     /// The point's seed (the random variant's), `None` otherwise.
     pub seed: Option<i64>,
+    /// GLUE sweeps: every fine-tuning setting that changes the result, as the canonical text of
+    /// [`FinetuneSettings::fingerprint`](super::glue::FinetuneSettings::fingerprint) (epochs,
+    /// learning rate, batch size, max length, warmup, optimiser constants, mode, seed, train subset);
+    /// `None` for lm-eval results, which are not trained.
+    ///
+    /// It is part of the key, so of the hash and the file name: a result fine-tuned one way is
+    /// never found by a lookup for another (a changed `--epochs` is a different key, hence a new
+    /// computation), and [`Store::lookup`] still compares the whole key read back from the file.
+    /// Absent (`None`) it is left out of the key's JSON and of [`Self::canonical`], so lm-eval keys
+    /// and the hashes of every result stored before this field existed are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<String>,
 }
 
 impl ResultKey {
     /// The key as compact JSON with a fixed field order: the text that is hashed.
     pub fn canonical(&self) -> String {
-        json!({
+        let mut key = json!({
             "model_sha256": self.model_sha256,
             "schedule": self.schedule,
             "task": self.task,
             "limit": self.limit,
             "seed": self.seed,
-        })
-        .to_string()
+        });
+        if let Some(f) = &self.finetune {
+            key["finetune"] = json!(f);
+        }
+        key.to_string()
     }
 
     /// The first 128 bits of the sha256 of [`Self::canonical`], as 32 lowercase hex digits. Stable

@@ -14,6 +14,9 @@
 //!
 //! Tasks without a default (`wikitext`: perplexities have no guessing floor) are left out of the
 //! median unless both a metric and a floor are configured for them.
+//!
+//! GLUE sweeps of BERT encoders are summarized by the paper's BERT figure instead: the plain GLUE
+//! average of the tasks' main metrics ([`glue_average`]), no normalization.
 
 use std::collections::BTreeMap;
 
@@ -148,6 +151,35 @@ pub fn normalized_median(
     median(&v)
 }
 
+/// GLUE sweeps: the `"metric,filter"` key under which a GLUE task's main metric
+/// ([`GlueTask::main_metric`](painters_bert::finetune::GlueTask::main_metric): CoLA
+/// `matthews_correlation`, MRPC `f1`, STS-B `spearmanr`, the others `accuracy`) is stored, e.g.
+/// `"f1,none"`; `None` for a name that is not a GLUE task.
+pub fn glue_main_metric(task: &str) -> Option<String> {
+    painters_bert::finetune::GlueTask::from_name(task).map(|t| format!("{},none", t.main_metric()))
+}
+
+/// The GLUE average of one schedule point: the plain mean over `tasks` of each task's main metric
+/// in `scores` (task → value, fractions as stored, not GLUE's ×100). One main metric per task, as
+/// [`glue_main_metric`] says; the GLUE leaderboard's own score would average MRPC's F1 with its
+/// accuracy and STS-B's Spearman with its Pearson, which this does not. `None` when `tasks` is
+/// empty or a task is missing or not finite (an unfinished shard, a constant STS-B prediction), so
+/// that an average is never over fewer tasks than swept.
+pub fn glue_average<S: AsRef<str>>(scores: &BTreeMap<String, f64>, tasks: &[S]) -> Option<f64> {
+    if tasks.is_empty() {
+        return None;
+    }
+    let mut sum = 0.0;
+    for t in tasks {
+        let v = *scores.get(t.as_ref())?;
+        if !v.is_finite() {
+            return None;
+        }
+        sum += v;
+    }
+    Some(sum / tasks.len() as f64)
+}
+
 /// Mean and spread of repeated measurements (the random variant's seeds).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Spread {
@@ -223,6 +255,21 @@ mod tests {
         let m = normalized_median(&s, &full, &cfg).unwrap();
         assert!((m - 0.5).abs() < 1e-12, "{m}");
         assert_eq!(normalized_median(&full, &full, &cfg), Some(1.0));
+    }
+
+    #[test]
+    fn glue_average_is_the_mean_of_every_swept_task() {
+        assert_eq!(glue_main_metric("mrpc").as_deref(), Some("f1,none"));
+        assert_eq!(
+            glue_main_metric("cola").as_deref(),
+            Some("matthews_correlation,none")
+        );
+        assert_eq!(glue_main_metric("arc_easy"), None);
+        let s = map(&[("sst2", 0.8), ("mrpc", 0.6)]);
+        assert!((glue_average(&s, &["sst2", "mrpc"]).unwrap() - 0.7).abs() < 1e-12);
+        assert_eq!(glue_average(&s, &["sst2", "rte"]), None);
+        assert_eq!(glue_average(&s, &[] as &[&str]), None);
+        assert_eq!(glue_average(&map(&[("sst2", f64::NAN)]), &["sst2"]), None);
     }
 
     #[test]

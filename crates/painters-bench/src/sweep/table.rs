@@ -2,15 +2,21 @@
 //!
 //! `results.csv` has one row per schedule point × task × metric:
 //! `label,variant,n,m,seed,loops,task,metric,filter,value,stderr,schedule,file` (empty cells for
-//! absent values; `stderr` is empty where lm-eval writes `N/A`).
+//! absent values; `stderr` is empty where lm-eval writes `N/A`). A GLUE sweep adds one row per
+//! schedule point with task `glue_average`, metric `average`, filter `none` and an empty `file`:
+//! the point's GLUE average (empty when a task is missing).
 //!
 //! `results.json` (`format` = `painters-sweep/1`) has
 //! * `model_sha256`, `layers`, `limit`, `tasks`;
 //! * `points`: per schedule point its description (`label`, `variant`, `n`, `m`, `seed`, `loops`,
 //!   `schedule`), `results` (task → `"metric,filter"` → `{value, stderr}`) and `files` (task → result
 //!   file, relative to the folder);
-//! * `normalized` (Fig. 11): `config` (task → metric and floor), `full` (the full model's scores),
-//!   and per point `scores` (task → normalized score) and `median`;
+//! * `normalized` (Fig. 11, lm-eval results): `config` (task → metric and floor), `full` (the full
+//!   model's scores), and per point `scores` (task → normalized score) and `median`;
+//! * `glue_average` (GLUE results, in place of `normalized`): `metrics` (task → its main metric),
+//!   `tasks`, `full` (the full model's average), and per point `scores` (task → main metric) and
+//!   `average` ([`glue_average`]: the plain mean over the tasks, `null` when one is missing); and
+//!   `finetune`, the fine-tuning settings of the results ([`ResultKey::finetune`](super::ResultKey::finetune));
 //! * `random` (Fig. 7): per N the seeds' `tasks` (task → metric → mean, std, min, max, n),
 //!   `normalized_median` (spread of the per-seed medians) and `normalized_median_of_mean` (the
 //!   median of the normalized seed-mean scores);
@@ -23,7 +29,9 @@ use serde_json::{Map, Value, json};
 
 use super::SweepError;
 use super::store::{PointMeta, Record};
-use super::summary::{NormConfig, normalized_median, normalized_scores, spread};
+use super::summary::{
+    NormConfig, glue_average, glue_main_metric, normalized_median, normalized_scores, spread,
+};
 use crate::eval::write_atomic;
 
 /// One schedule point's result on one task.
@@ -62,7 +70,32 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(String::new, |x| x.to_string())
 }
 
-/// `results.csv`, rows in `entries` order, metrics in file order.
+/// Per point label, the GLUE main metric of every GLUE result ([`Entry`]s whose key has fine-tuning
+/// settings), and the GLUE tasks in first-seen order.
+pub fn glue_scores(entries: &[Entry]) -> (BTreeMap<String, BTreeMap<String, f64>>, Vec<String>) {
+    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    let mut tasks: Vec<String> = Vec::new();
+    for e in entries {
+        let task = &e.record.key.task;
+        if e.record.key.finetune.is_none() {
+            continue;
+        }
+        let Some(metric) = glue_main_metric(task) else {
+            continue;
+        };
+        if !tasks.contains(task) {
+            tasks.push(task.clone());
+        }
+        if let Some(m) = e.record.metric(&metric) {
+            out.entry(e.point.label.clone())
+                .or_default()
+                .insert(task.clone(), m.value);
+        }
+    }
+    (out, tasks)
+}
+
+/// `results.csv`, rows in `entries` order, metrics in file order, then the GLUE averages.
 pub fn combined_csv(entries: &[Entry]) -> String {
     let mut s = String::from(
         "label,variant,n,m,seed,loops,task,metric,filter,value,stderr,schedule,file\n",
@@ -88,6 +121,32 @@ pub fn combined_csv(entries: &[Entry]) -> String {
             s.push_str(&cells.join(","));
             s.push('\n');
         }
+    }
+    let (scores, tasks) = glue_scores(entries);
+    let mut done = BTreeSet::new();
+    for e in entries {
+        let p = &e.point;
+        if e.record.key.finetune.is_none() || !done.insert(p.label.as_str()) {
+            continue;
+        }
+        let avg = scores.get(&p.label).and_then(|s| glue_average(s, &tasks));
+        let cells = [
+            csv_cell(&p.label),
+            csv_cell(&p.variant),
+            opt(p.n),
+            opt(p.m),
+            opt(p.seed),
+            opt(p.loops),
+            "glue_average".into(),
+            "average".into(),
+            "none".into(),
+            opt(avg),
+            String::new(),
+            csv_cell(&e.record.key.schedule),
+            String::new(),
+        ];
+        s.push_str(&cells.join(","));
+        s.push('\n');
     }
     s
 }
@@ -235,6 +294,32 @@ pub fn combined_json(entries: &[Entry], norm: &NormConfig, extra: Map<String, Va
         })
         .collect();
 
+    // The BERT figure: the GLUE average of the main metrics.
+    let (glue, glue_tasks) = glue_scores(entries);
+    let glue_json = (!glue_tasks.is_empty()).then(|| {
+        let metrics: Map<String, Value> = glue_tasks
+            .iter()
+            .map(|t| (t.clone(), json!(glue_main_metric(t))))
+            .collect();
+        let points: Vec<Value> = order
+            .iter()
+            .filter_map(|p| {
+                let s = glue.get(&p.label)?;
+                let mut m = meta_json(p);
+                m.insert("scores".into(), json!(s));
+                m.insert("average".into(), json!(glue_average(s, &glue_tasks)));
+                Some(Value::Object(m))
+            })
+            .collect();
+        let full = glue.get("full").and_then(|s| glue_average(s, &glue_tasks));
+        json!({"metrics": metrics, "tasks": glue_tasks, "full": full, "points": points})
+    });
+    let finetune: BTreeSet<&str> = entries
+        .iter()
+        .filter_map(|e| e.record.key.finetune.as_deref())
+        .collect();
+    let lm_results = entries.iter().any(|e| e.record.key.finetune.is_none());
+
     let config: Map<String, Value> = norm
         .tasks
         .iter()
@@ -256,10 +341,19 @@ pub fn combined_json(entries: &[Entry], norm: &NormConfig, extra: Map<String, Va
     );
     out.insert("tasks".into(), json!(tasks));
     out.insert("points".into(), Value::Array(points));
-    out.insert(
-        "normalized".into(),
-        json!({"config": config, "full": full, "points": normalized}),
-    );
+    if lm_results || glue_json.is_none() {
+        out.insert(
+            "normalized".into(),
+            json!({"config": config, "full": full, "points": normalized}),
+        );
+    }
+    if let Some(g) = glue_json {
+        out.insert("glue_average".into(), g);
+        out.insert(
+            "finetune".into(),
+            one(finetune.iter().map(|f| json!(f)).collect()),
+        );
+    }
     out.insert("random".into(), Value::Array(random));
     for (k, v) in extra {
         out.insert(k, v);
