@@ -42,8 +42,8 @@ use serde_json::{Map, Value, json};
 use super::experiments::SchedulePoint;
 use super::store::{Lookup, Record, ResultKey, Store};
 use super::summary::NormConfig;
-use super::table::{Entry, write_combined};
-use super::{Item, Shard, SweepError, SweepReport, items, metas, progress_bar};
+use super::table::write_combined;
+use super::{Item, Shard, SweepError, SweepReport, items, metas, progress_bar, stored_entries};
 use crate::tasks;
 
 /// Every fine-tuning setting that changes a GLUE result: the optimiser's configuration and the
@@ -487,18 +487,9 @@ pub fn run_glue_sweep(
     pb.finish_and_clear();
 
     // The folder's combined view of every stored result of these points (all shards').
-    let mut entries = Vec::new();
-    for &task in &task_list {
-        for p in points {
-            let k = key(p.schedule.to_string(), p.seed, task);
-            if let Lookup::Valid(record) = store.lookup(&k) {
-                entries.push(Entry {
-                    point: p.meta(),
-                    record: *record,
-                });
-            }
-        }
-    }
+    let entries = stored_entries(&store, points, &task_list, |p, &task| {
+        key(p.schedule.to_string(), p.seed, task)
+    });
     report.present = entries.len();
     report.seconds = started.elapsed().as_secs_f64();
     let mut extra = Map::new();

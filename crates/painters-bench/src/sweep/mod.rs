@@ -438,25 +438,14 @@ pub fn run_sweep(
     pb.finish_and_clear();
 
     // The folder's combined view of every stored result of these points (all shards').
-    let mut entries = Vec::new();
-    for task in &opts.tasks {
-        for p in points {
-            let k = ResultKey {
-                model_sha256: model.sha256.clone(),
-                schedule: p.schedule.to_string(),
-                task: task.clone(),
-                limit: opts.limit,
-                seed: p.seed,
-                finetune: None,
-            };
-            if let Lookup::Valid(record) = store.lookup(&k) {
-                entries.push(Entry {
-                    point: p.meta(),
-                    record: *record,
-                });
-            }
-        }
-    }
+    let entries = stored_entries(&store, points, &opts.tasks, |p, task| ResultKey {
+        model_sha256: model.sha256.clone(),
+        schedule: p.schedule.to_string(),
+        task: task.clone(),
+        limit: opts.limit,
+        seed: p.seed,
+        finetune: None,
+    });
     report.present = entries.len();
     report.seconds = started.elapsed().as_secs_f64();
     let mut extra = Map::new();
@@ -480,6 +469,28 @@ pub fn run_sweep(
     extra.insert("reuse".into(), reuse_json(&report.reuse));
     write_combined(&opts.out, &entries, &opts.norm, extra)?;
     Ok(report)
+}
+
+/// Every valid stored result of `points` × `tasks` (any shard's), keyed by `key`, as table entries
+/// in task-major order: what a sweep's `results.json` and report are built from.
+fn stored_entries<T>(
+    store: &Store,
+    points: &[SchedulePoint],
+    tasks: &[T],
+    key: impl Fn(&SchedulePoint, &T) -> ResultKey,
+) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for task in tasks {
+        for p in points {
+            if let Lookup::Valid(record) = store.lookup(&key(p, task)) {
+                entries.push(Entry {
+                    point: p.meta(),
+                    record: *record,
+                });
+            }
+        }
+    }
+    entries
 }
 
 /// The reuse figures as JSON (with the saved counts and fraction).
