@@ -40,10 +40,12 @@ use painters_bert::{BertError, BertForSequenceClassification, BertModel, BertTok
 use serde_json::{Map, Value, json};
 
 use super::experiments::SchedulePoint;
-use super::store::{Lookup, Record, ResultKey, Store};
+use super::store::{Record, ResultKey, Store};
 use super::summary::NormConfig;
 use super::table::write_combined;
-use super::{Item, Shard, SweepError, SweepReport, items, metas, progress_bar, stored_entries};
+use super::{
+    Item, Shard, SweepError, SweepReport, items, metas, needs_compute, progress_bar, stored_entries,
+};
 use crate::tasks;
 
 /// Every fine-tuning setting that changes a GLUE result: the optimiser's configuration and the
@@ -430,22 +432,9 @@ pub fn run_glue_sweep(
             if !opts.shard.owns(unit - 1) {
                 continue;
             }
-            report.owned += 1;
             let k = key(item.text.clone(), item.seed, task);
-            match store.lookup(&k) {
-                Lookup::Valid(rec) => {
-                    report.skipped += 1;
-                    let want = metas(points, &item.points);
-                    if want.iter().any(|p| !rec.points.contains(p)) {
-                        store.write(&(*rec).with_points(&want))?;
-                    }
-                }
-                Lookup::Invalid(why) => {
-                    eprintln!("redoing {}: {why}", store.path(&k).display());
-                    report.redone += 1;
-                    todo.push((t, item));
-                }
-                Lookup::Missing => todo.push((t, item)),
+            if needs_compute(&store, &k, item, points, &mut report)? {
+                todo.push((t, item));
             }
         }
     }

@@ -346,22 +346,8 @@ pub fn run_sweep(
             }
             let mut pending = Vec::new();
             for item in g.iter() {
-                report.owned += 1;
-                let k = key(item, task);
-                match store.lookup(&k) {
-                    Lookup::Valid(rec) => {
-                        report.skipped += 1;
-                        let want = metas(points, &item.points);
-                        if want.iter().any(|p| !rec.points.contains(p)) {
-                            store.write(&(*rec).with_points(&want))?;
-                        }
-                    }
-                    Lookup::Invalid(why) => {
-                        eprintln!("redoing {}: {why}", store.path(&k).display());
-                        report.redone += 1;
-                        pending.push(item);
-                    }
-                    Lookup::Missing => pending.push(item),
+                if needs_compute(&store, &key(item, task), item, points, &mut report)? {
+                    pending.push(item);
                 }
             }
             if !pending.is_empty() {
@@ -469,6 +455,35 @@ pub fn run_sweep(
     extra.insert("reuse".into(), reuse_json(&report.reuse));
     write_combined(&opts.out, &entries, &opts.norm, extra)?;
     Ok(report)
+}
+
+/// Whether the result `k` of `item` (one of this shard's) must be computed: missing, or stored but
+/// unusable. Counts it in `report`, and a valid stored result is given any of `item`'s points it
+/// lacks (a point added to a sweep that equals a stored schedule).
+fn needs_compute(
+    store: &Store,
+    k: &ResultKey,
+    item: &Item,
+    points: &[SchedulePoint],
+    report: &mut SweepReport,
+) -> Result<bool, SweepError> {
+    report.owned += 1;
+    match store.lookup(k) {
+        Lookup::Valid(rec) => {
+            report.skipped += 1;
+            let want = metas(points, &item.points);
+            if want.iter().any(|p| !rec.points.contains(p)) {
+                store.write(&(*rec).with_points(&want))?;
+            }
+            Ok(false)
+        }
+        Lookup::Invalid(why) => {
+            eprintln!("redoing {}: {why}", store.path(k).display());
+            report.redone += 1;
+            Ok(true)
+        }
+        Lookup::Missing => Ok(true),
+    }
 }
 
 /// Every valid stored result of `points` × `tasks` (any shard's), keyed by `key`, as table entries
