@@ -277,17 +277,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         model.save(dir).map_err(bert_err)?;
     }
 
-    let epoch_loss: Vec<f64> = (0..args.epochs)
-        .map(|e| {
-            let l: Vec<f64> = report
-                .steps
-                .iter()
-                .filter(|s| s.epoch == e)
-                .map(|s| s.loss)
-                .collect();
-            l.iter().sum::<f64>() / l.len().max(1) as f64
-        })
-        .collect();
+    let epoch_loss = report.epoch_mean_loss(args.epochs);
     let per_epoch: Vec<Value> = report
         .eval
         .iter()

@@ -329,17 +329,7 @@ fn compute(
     let metrics =
         evaluate_glue(&trained, &plan, &data.dev, task, cfg.batch_size.max(1)).map_err(bert_err)?;
     let eval_s = t0.elapsed().as_secs_f64();
-    let epoch_loss: Vec<f64> = (0..cfg.epochs)
-        .map(|e| {
-            let l: Vec<f64> = report
-                .steps
-                .iter()
-                .filter(|s| s.epoch == e)
-                .map(|s| s.loss)
-                .collect();
-            l.iter().sum::<f64>() / l.len().max(1) as f64
-        })
-        .collect();
+    let epoch_loss = report.epoch_mean_loss(cfg.epochs);
     let main = serde_json::to_value(&metrics)
         .ok()
         .and_then(|v| v.get(task.main_metric()).cloned())

@@ -110,6 +110,23 @@ pub struct TrainReport {
     pub eval: Vec<EvalMetrics>,
 }
 
+impl TrainReport {
+    /// The mean training loss of each of the first `epochs` epochs (0 for an epoch without steps).
+    pub fn epoch_mean_loss(&self, epochs: usize) -> Vec<f64> {
+        (0..epochs)
+            .map(|e| {
+                let l: Vec<f64> = self
+                    .steps
+                    .iter()
+                    .filter(|s| s.epoch == e)
+                    .map(|s| s.loss)
+                    .collect();
+                l.iter().sum::<f64>() / l.len().max(1) as f64
+            })
+            .collect()
+    }
+}
+
 impl BertForSequenceClassification {
     /// The training loss of `logits` (`[batch, num_labels]`): cross-entropy for classification,
     /// MSE for regression.
