@@ -409,4 +409,40 @@ fn tasks_of_the_other_model_kind_are_typed_errors() {
         !ok && err.contains("--epochs applies to GLUE sweeps"),
         "{err}"
     );
+    // And decoder-only settings on a BERT model, which a GLUE sweep would otherwise ignore.
+    for extra in [
+        &["--floor", "sst2=0.5"][..],
+        &["--norm-metric", "sst2=acc"],
+        &["--no-prefix-reuse"],
+        &["--group-size", "4"],
+        &["--no-shared-prefix"],
+    ] {
+        let mut cli = vec![
+            "sweep",
+            "--model",
+            s(&model),
+            "--experiment",
+            "skip",
+            "--tasks",
+            "sst2",
+            "--data-dir",
+            s(&data),
+            "--no-progress",
+            "--out",
+            s(&out),
+        ];
+        cli.extend_from_slice(extra);
+        let (ok, _, err) = painters(&cli);
+        assert!(
+            !ok && err.contains(&format!(
+                "{} applies to decoder sweeps on lm-eval tasks",
+                extra[0]
+            )),
+            "{extra:?}: {err}"
+        );
+        assert!(
+            !out.exists(),
+            "{extra:?}: refused before anything is written"
+        );
+    }
 }

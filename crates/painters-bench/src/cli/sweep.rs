@@ -93,9 +93,9 @@ pub struct Args {
     /// Run every schedule on its own instead of computing shared leading steps once.
     #[arg(long)]
     no_prefix_reuse: bool,
-    /// Schedules per prefix-sharing group; a kill loses at most one group's work.
-    #[arg(long, default_value_t = 16)]
-    group_size: usize,
+    /// Schedules per prefix-sharing group; a kill loses at most one group's work [default: 16].
+    #[arg(long)]
+    group_size: Option<usize>,
     /// Score every choice as its own batch row instead of reading a shared question prefix once.
     #[arg(long)]
     no_shared_prefix: bool,
@@ -251,7 +251,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     opts.data_dir = args.data_dir.clone();
     opts.shard = shard;
     opts.prefix_reuse = !args.no_prefix_reuse;
-    opts.group_size = args.group_size.max(1);
+    opts.group_size = args.group_size.unwrap_or(opts.group_size).max(1);
     opts.progress = !args.no_progress;
     opts.verbose = args.no_progress;
     opts.norm = norm;
@@ -328,6 +328,21 @@ fn glue_flag(args: &Args) -> Option<&'static str> {
     .find_map(|(given, flag)| given.then_some(flag))
 }
 
+/// The first decoder-only flag given (a GLUE sweep fine-tunes every point and has no scores to
+/// normalize, no lm-eval prompts to share and no prefix states to reuse).
+fn decoder_flag(args: &Args) -> Option<&'static str> {
+    [
+        (!args.floors.is_empty(), "--floor"),
+        (!args.norm_metrics.is_empty(), "--norm-metric"),
+        (args.no_prefix_reuse, "--no-prefix-reuse"),
+        (args.group_size.is_some(), "--group-size"),
+        (args.no_shared_prefix, "--no-shared-prefix"),
+        (args.byte_tokenizer, "--byte-tokenizer"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
 /// `painters sweep` on a BERT folder: the GLUE sweep.
 fn run_glue(
     args: Args,
@@ -345,6 +360,13 @@ fn run_glue(
             CliError::new("--limit counts lm-eval documents; a GLUE sweep takes --eval-limit")
                 .with_hint("--eval-limit N evaluates on the first N dev examples, --train-limit N trains on N examples"),
         );
+    }
+    if let Some(flag) = decoder_flag(&args) {
+        return Err(CliError::new(format!(
+            "{flag} applies to decoder sweeps on lm-eval tasks, and {} is a BERT model",
+            args.model.display()
+        ))
+        .with_hint("drop it; a GLUE sweep's summary is the plain GLUE average of each point (docs/glue.md)"));
     }
     if args.batch_size == Some(0) {
         return Err(CliError::new("--batch-size must be at least 1"));
