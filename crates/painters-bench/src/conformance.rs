@@ -74,6 +74,7 @@ pub struct Runner {
     device: Device,
     llama: HashMap<PathBuf, Rc<LlamaModel>>,
     bert: HashMap<PathBuf, Rc<BertModel>>,
+    query_chunk: Option<Option<usize>>,
 }
 
 impl Runner {
@@ -84,7 +85,16 @@ impl Runner {
             device,
             llama: HashMap::new(),
             bert: HashMap::new(),
+            query_chunk: None,
         }
+    }
+
+    /// Runs Llama cases with this many query positions per attention call (see
+    /// [`LlamaModel::set_query_chunk`]) instead of the model's default.
+    pub fn with_query_chunk(mut self, positions: Option<usize>) -> Self {
+        self.query_chunk = Some(positions);
+        self.llama.clear();
+        self
     }
 
     /// Read a manifest's cases, keeping those whose id contains `filter`.
@@ -217,7 +227,11 @@ impl Runner {
         if let Some(m) = self.llama.get(&path) {
             return Ok(m.clone());
         }
-        let m = Rc::new(LlamaModel::load(&path, &self.device).map_err(|e| e.to_string())?);
+        let mut m = LlamaModel::load(&path, &self.device).map_err(|e| e.to_string())?;
+        if let Some(chunk) = self.query_chunk {
+            m.set_query_chunk(chunk);
+        }
+        let m = Rc::new(m);
         self.llama.insert(path, m.clone());
         Ok(m)
     }

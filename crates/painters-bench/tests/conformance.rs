@@ -35,6 +35,27 @@ fn every_llama_case_passes() {
 }
 
 #[test]
+fn every_llama_case_passes_with_attention_in_query_chunks_or_whole() {
+    // The fixtures' prompts are shorter than the default chunk, so the chunked path is forced with
+    // chunks of 1, 3 and 5 positions (batches with padding, cached decoding, parallel steps), and the
+    // unchunked path with None.
+    for chunk in [Some(1), Some(3), Some(5), None] {
+        let mut runner =
+            painters_bench::conformance::Runner::new(&manifest(), models_dir(), Device::flex())
+                .with_query_chunk(chunk);
+        let cases = painters_bench::conformance::Runner::cases(&manifest(), Some("llama")).unwrap();
+        assert_eq!(cases.len(), 18);
+        let failed: Vec<_> = cases
+            .iter()
+            .map(|c| runner.run_case(c))
+            .filter(|r| !r.passed)
+            .map(|r| r.line())
+            .collect();
+        assert!(failed.is_empty(), "query chunk {chunk:?}: {failed:#?}");
+    }
+}
+
+#[test]
 fn every_case_of_the_public_manifest_passes() {
     let results = run_manifest(&manifest(), models_dir(), None, Device::flex(), |r| {
         println!("{}", r.line())

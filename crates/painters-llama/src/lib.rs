@@ -17,4 +17,6 @@ pub mod tokenizer;
 
 pub use config::{ConfigError, LlamaConfig, RopeScaling};
 pub use load::{GgufSource, load_tokenizer};
-pub use model::{LlamaBlock, LlamaContext, LlamaError, LlamaInput, LlamaModel};
+pub use model::{
+    DEFAULT_QUERY_CHUNK, LlamaBlock, LlamaContext, LlamaError, LlamaInput, LlamaModel,
+};

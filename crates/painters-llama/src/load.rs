@@ -190,6 +190,7 @@ impl LlamaModel {
             config,
             device: device.clone(),
             stacked: Default::default(),
+            query_chunk: Some(crate::model::DEFAULT_QUERY_CHUNK),
         })
     }
 }

@@ -47,15 +47,13 @@ pub struct LlamaBlock {
     pub(crate) dims: Dims,
 }
 
-/// What every block application of one forward call shares: RoPE tables and the attention mask.
+/// What every block application of one forward call shares: RoPE tables and the attention layout.
 pub struct LlamaContext {
     /// `[1, 1, seq, head_dim]`, for positions `past_len..past_len + seq`.
     cos: Tensor<4>,
     sin: Tensor<4>,
-    /// `[batch, kv_heads, rep·seq, past_len + seq]` (queries grouped by their KV head, see
-    /// [`grouped_attention`]), true where a query must not see a key; None when every query sees
-    /// every key (a single new token with no padding).
-    mask: Option<Tensor<4, Bool>>,
+    /// The new positions cut into query chunks, each with its causal key prefix and mask.
+    chunks: Vec<QueryChunk>,
     /// The model's stacked weights for batched parallel steps.
     stacked: Arc<batched::StackedCache>,
     /// Address and length of the model's block slice: the stacked weights are keyed by indices into it.
@@ -95,6 +93,61 @@ fn rope(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
     let x2 = x.clone().narrow(3, hd / 2, hd / 2);
     let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
     x.mul(cos.clone()) + rotated.mul(sin.clone())
+}
+
+/// Attention of the query positions `start..start + len` of one forward call.
+///
+/// A causal query at position `past + i` sees no key after it, so a chunk only needs the first
+/// `keys = past + start + len` keys: cutting a long prompt into chunks skips the upper triangle of
+/// the score matrix (about half of attention's work at 8192 tokens) and keeps each chunk's mask
+/// small. Every query still meets exactly the keys it met unchunked; the keys a chunk drops are
+/// masked for all of its rows.
+struct QueryChunk {
+    start: usize,
+    len: usize,
+    keys: usize,
+    /// `[batch, kv_heads, rep·len, keys]` (queries grouped by their KV head, see
+    /// [`grouped_attention`]), true where a query must not see a key; None when every query sees
+    /// every key (a single new token with no padding).
+    mask: Option<Tensor<4, Bool>>,
+}
+
+/// Attention over every chunk of `chunks`: `q: [b·r, heads, s, hd]`, `k, v: [b·r, kv, t, hd]` where
+/// the chunks' masks have batch `b` and `r` (`batch_repeat`) copies of each row run side by side
+/// (the members of a batched parallel step). Returns `[b·r, heads, s, hd]`.
+fn chunked_attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    chunks: &[QueryChunk],
+    batch_repeat: usize,
+) -> Tensor<4> {
+    let mask = |c: &QueryChunk| {
+        c.mask.clone().map(|m| {
+            if batch_repeat == 1 {
+                m
+            } else {
+                m.repeat_dim(0, batch_repeat)
+            }
+        })
+    };
+    if let [c] = chunks
+        && c.keys == k.dims()[2]
+    {
+        return grouped_attention(q, k, v, mask(c));
+    }
+    let outs = chunks
+        .iter()
+        .map(|c| {
+            grouped_attention(
+                q.clone().narrow(2, c.start, c.len),
+                k.clone().narrow(2, 0, c.keys),
+                v.clone().narrow(2, 0, c.keys),
+                mask(c),
+            )
+        })
+        .collect();
+    Tensor::cat(outs, 2)
 }
 
 /// Grouped-query attention without HF's `repeat_kv`: instead of copying each KV head `rep` times to
@@ -160,7 +213,7 @@ impl Block for LlamaBlock {
             ),
             None => (k.clone(), v.clone()),
         };
-        let ctx_out = grouped_attention(q, k_all, v_all, ctx.mask.clone());
+        let ctx_out = chunked_attention(q, k_all, v_all, &ctx.chunks, 1);
         let attn = ctx_out.swap_dims(1, 2).reshape([b, s, heads * hd]);
         let x = x + project(attn, &self.w_o);
         let h = rms_norm(x.clone(), &self.mlp_norm, self.dims.eps);
@@ -277,7 +330,13 @@ pub struct LlamaModel {
     pub(crate) device: Device,
     /// Stacked member weights of batched parallel steps, built on first use; shared by clones.
     pub(crate) stacked: Arc<batched::StackedCache>,
+    /// Query positions per attention call of a long forward (None: the whole call at once).
+    pub(crate) query_chunk: Option<usize>,
 }
+
+/// Default query positions per attention call: long prompts (wikitext's 8192-token windows) skip
+/// the masked upper triangle of attention, short ones (up to 256 new tokens) run in one call.
+pub const DEFAULT_QUERY_CHUNK: usize = 256;
 
 impl LlamaModel {
     pub fn config(&self) -> &LlamaConfig {
@@ -326,6 +385,13 @@ impl LlamaModel {
         self.stacked.set_budget(bytes);
     }
 
+    /// Sets how many query positions one attention call takes ([`DEFAULT_QUERY_CHUNK`]; None: all
+    /// of a forward call's positions at once, as HF does). Results agree either way up to float
+    /// rounding; chunks only skip keys that causal masking hides.
+    pub fn set_query_chunk(&mut self, positions: Option<usize>) {
+        self.query_chunk = positions.map(|p| p.max(1));
+    }
+
     fn rope_tables(&self, past: usize, seq: usize) -> (Tensor<4>, Tensor<4>) {
         let hd = self.config.head_dim;
         let mut cos = Vec::with_capacity(seq * hd);
@@ -344,8 +410,8 @@ impl LlamaModel {
         (mk(cos), mk(sin))
     }
 
-    /// Causal + padding mask, true = masked; None when nothing is masked.
-    fn mask(&self, input: &LlamaInput, past: usize) -> Result<Option<Tensor<4, Bool>>, LlamaError> {
+    /// The query chunks of a forward call, each with its causal + padding mask (true = masked).
+    fn chunks(&self, input: &LlamaInput, past: usize) -> Result<Vec<QueryChunk>, LlamaError> {
         let (b, s) = (input.batch, input.seq);
         let t = past + s;
         if let Some(m) = &input.attention_mask
@@ -356,37 +422,48 @@ impl LlamaModel {
                 m.len()
             )));
         }
-        if s == 1
-            && input
+        let padded = |row: usize, j: usize| {
+            input
                 .attention_mask
                 .as_ref()
-                .is_none_or(|m| m.iter().all(|&x| x != 0))
-        {
-            return Ok(None);
-        }
-        let mut v = Vec::with_capacity(b * s * t);
-        for row in 0..b {
-            for i in 0..s {
-                for j in 0..t {
-                    let padded = input
-                        .attention_mask
-                        .as_ref()
-                        .is_some_and(|m| m[row * t + j] == 0);
-                    v.push(j > past + i || padded);
-                }
-            }
-        }
-        // Laid out for grouped_attention: [b, kv, rep·s, t], the same [s, t] mask for every head.
+                .is_some_and(|m| m[row * t + j] == 0)
+        };
         let kv = self.config.num_key_value_heads;
         let rep = self.config.num_attention_heads / kv.max(1);
-        let m: Tensor<5, Bool> =
-            Tensor::from_data(TensorData::new(v, [b, 1, 1, s, t]), &self.device);
-        Ok(Some(m.expand([b, kv, rep, s, t]).reshape([
-            b,
-            kv,
-            rep * s,
-            t,
-        ])))
+        let step = self.query_chunk.unwrap_or(s).max(1);
+        let mut chunks = Vec::with_capacity(s.div_ceil(step));
+        for start in (0..s).step_by(step) {
+            let len = step.min(s - start);
+            let keys = past + start + len;
+            if len == 1 && (0..b).all(|row| (0..keys).all(|j| !padded(row, j))) {
+                chunks.push(QueryChunk {
+                    start,
+                    len,
+                    keys,
+                    mask: None,
+                });
+                continue;
+            }
+            let mut v = Vec::with_capacity(b * len * keys);
+            for row in 0..b {
+                for i in start..start + len {
+                    v.extend((0..keys).map(|j| j > past + i || padded(row, j)));
+                }
+            }
+            // Laid out for grouped_attention: [b, kv, rep·len, keys], the same mask for every head.
+            let m: Tensor<5, Bool> =
+                Tensor::from_data(TensorData::new(v, [b, 1, 1, len, keys]), &self.device);
+            chunks.push(QueryChunk {
+                start,
+                len,
+                keys,
+                mask: Some(
+                    m.expand([b, kv, rep, len, keys])
+                        .reshape([b, kv, rep * len, keys]),
+                ),
+            });
+        }
+        Ok(chunks)
     }
 
     /// Logits `[b, s, vocab]` from the final norm's output.
@@ -447,13 +524,13 @@ impl Transformer for LlamaModel {
         let d = self.config.hidden_size;
         let h = self.embed.clone().select(0, ids).reshape([b, s, d]);
         let (cos, sin) = self.rope_tables(past_len, s);
-        let mask = self.mask(input, past_len)?;
+        let chunks = self.chunks(input, past_len)?;
         Ok((
             h,
             LlamaContext {
                 cos,
                 sin,
-                mask,
+                chunks,
                 stacked: self.stacked.clone(),
                 blocks_at: (self.blocks.as_ptr() as usize, self.blocks.len()),
             },

@@ -86,3 +86,64 @@ fn smollm2_loads_answers_and_runs_every_preset() {
         assert!(diff > 1e-3, "{v} gave the identity's logits");
     }
 }
+
+/// Max |a − b| over two tensors of the same shape.
+fn max_diff(a: burn::tensor::Tensor<3>, b: burn::tensor::Tensor<3>) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    let d = (a - b).abs().max().into_data().try_to_vec::<f32>().unwrap();
+    d[0]
+}
+
+#[test]
+fn long_prompts_in_query_chunks_equal_one_attention_call() {
+    use painters::KvCache;
+    let path = model_path();
+    let chunked = LlamaModel::load(&path, &Device::flex()).unwrap();
+    let mut whole = chunked.clone();
+    whole.set_query_chunk(None);
+    let tok = load_tokenizer(&path).unwrap();
+    let text =
+        "The painter mixed the colours on a wooden palette before the light changed. ".repeat(80);
+    let ids = tok.encode(&text).unwrap();
+    // Longer than two default chunks, with a padded shorter row.
+    let long = ids[..600].to_vec();
+    let short = ids[..450].to_vec();
+    assert!(long.len() > 2 * painters_llama::DEFAULT_QUERY_CHUNK);
+    let prompt = LlamaInput::padded(&[long, short], 0);
+    let plan = Plan::compile(
+        &Variant::MiddleRepeat.schedule(30, 10).unwrap(),
+        30,
+        KvMode::Exact,
+    )
+    .unwrap();
+    let (mut c1, mut c2) = (KvCache::for_plan(&plan), KvCache::for_plan(&plan));
+    let a = chunked
+        .forward(&plan, &prompt, Some(&mut c1), &mut ())
+        .unwrap();
+    let b = whole
+        .forward(&plan, &prompt, Some(&mut c2), &mut ())
+        .unwrap();
+    let d = max_diff(a, b);
+    assert!(d < 1e-3, "prompt logits differ by {d}");
+    // A 300-token continuation against the cached prompt: chunks over new positions with a past.
+    let more = ids[600..900].to_vec();
+    let mut mask = prompt.attention_mask.clone().unwrap();
+    let mut cont = Vec::new();
+    for r in 0..2 {
+        cont.extend_from_slice(&mask[r * 600..(r + 1) * 600]);
+        cont.extend(std::iter::repeat_n(1u8, more.len()));
+    }
+    mask = cont;
+    let next = LlamaInput {
+        ids: [more.clone(), more].concat(),
+        batch: 2,
+        seq: 300,
+        attention_mask: Some(mask),
+    };
+    let a = chunked
+        .forward(&plan, &next, Some(&mut c1), &mut ())
+        .unwrap();
+    let b = whole.forward(&plan, &next, Some(&mut c2), &mut ()).unwrap();
+    let d = max_diff(a, b);
+    assert!(d < 1e-3, "continuation logits differ by {d}");
+}

@@ -18,7 +18,7 @@ use burn::tensor::activation::silu;
 use painters::KvState;
 use painters::exec::BlockOutput;
 
-use super::{Dims, LlamaBlock, LlamaContext, grouped_attention, rms_scale, rope};
+use super::{Dims, LlamaBlock, LlamaContext, chunked_attention, rms_scale, rope};
 
 /// The weights of a member list, stacked along a new leading axis of size `k`.
 pub(crate) struct Stacked {
@@ -241,12 +241,7 @@ pub(crate) fn forward_group(
     } else {
         (key.clone(), value.clone())
     };
-    let ctx_out = grouped_attention(
-        q,
-        k_all,
-        v_all,
-        ctx.mask.clone().map(|m| m.repeat_dim(0, k)),
-    );
+    let ctx_out = chunked_attention(q, k_all, v_all, &ctx.chunks, k);
     let attn = ctx_out.swap_dims(1, 2).reshape([k, n, heads * hd]);
     let x = x + attn.matmul(st.w_o.clone());
     let h = rms_scale(x.clone(), eps).mul(st.mlp_norm.clone());
