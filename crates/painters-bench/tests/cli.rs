@@ -147,7 +147,7 @@ fn bench_prints_the_table_and_json() {
         "{out}"
     );
     assert!(
-        out.contains("| executor overhead: identity through the plan vs a straight-line loop |"),
+        out.contains("| executor overhead: identity through the plan vs a straight-line loop (median of per-round pairs) |"),
         "{out}"
     );
     assert!(
@@ -173,6 +173,10 @@ fn bench_prints_the_table_and_json() {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
     assert!(v["decode"]["tokens_per_s"].as_f64().unwrap() > 0.0);
+    // One paired identity / straight-line ratio per round, its median the headline figure.
+    let rounds = v["executor_overhead_percent_rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 1);
+    assert_eq!(rounds[0], v["executor_overhead_percent"]);
     assert_eq!(v["decode_long"]["prompt_tokens"], 40);
     assert!(
         out.contains("| greedy decode, 40-token prompt + 64 new (KV cache) |"),

@@ -202,27 +202,58 @@ pub fn run(args: Args) -> Result<(), CliError> {
         perf::straight_line_once(&model, &x1).map_err(llama)?;
     }
     // Round robin: every repeat times each schedule once, so that drift of the machine (clock,
-    // other load) spreads over all rows instead of biasing whichever ran during it.
+    // other load) spreads over all rows instead of biasing whichever ran during it. The first
+    // schedule (identity) and the straight-line loop run back to back, in alternating order, so that
+    // each round gives one paired ratio of the two that drift between rounds cannot bias.
     eprintln!(
         "bench: timing {} forward passes",
         (plans.len() + 2) * repeats
     );
+    let (empty_at, straight_at) = (plans.len(), plans.len() + 1);
+    let mut order: Vec<usize> = (0..plans.len() + 2).collect();
+    if !plans.is_empty() {
+        order = std::iter::once(0)
+            .chain([straight_at])
+            .chain(1..plans.len())
+            .chain([empty_at])
+            .collect();
+    }
     let mut samples = vec![Vec::with_capacity(repeats); plans.len() + 2];
-    for _ in 0..repeats {
-        for (i, (_, plan, options)) in plans.iter().enumerate() {
+    for round in 0..repeats {
+        let forward = order.iter().copied();
+        let units: Vec<usize> = if round % 2 == 0 {
+            forward.collect()
+        } else {
+            forward.rev().collect()
+        };
+        for i in units {
             let t = Instant::now();
-            perf::forward_once(&model, plan, &x1, *options).map_err(llama)?;
+            if i == empty_at {
+                perf::forward_once(&model, &empty, &x1, seq).map_err(llama)?;
+            } else if i == straight_at {
+                perf::straight_line_once(&model, &x1).map_err(llama)?;
+            } else {
+                let (_, plan, options) = &plans[i];
+                perf::forward_once(&model, plan, &x1, *options).map_err(llama)?;
+            }
             samples[i].push(t.elapsed());
         }
-        let t = Instant::now();
-        perf::forward_once(&model, &empty, &x1, seq).map_err(llama)?;
-        samples[plans.len()].push(t.elapsed());
-        let t = Instant::now();
-        perf::straight_line_once(&model, &x1).map_err(llama)?;
-        samples[plans.len() + 1].push(t.elapsed());
     }
-    let fixed = perf::median(&samples[plans.len()]);
-    let straight = perf::median(&samples[plans.len() + 1]);
+    let fixed = perf::median(&samples[empty_at]);
+    let straight = perf::median(&samples[straight_at]);
+    // Executor overhead: the median over rounds of identity / straight-line, each pair adjacent.
+    let mut paired: Vec<f64> = samples
+        .first()
+        .filter(|_| !plans.is_empty())
+        .map(|through| {
+            through
+                .iter()
+                .zip(&samples[straight_at])
+                .map(|(a, b)| pct(*a, *b))
+                .collect()
+        })
+        .unwrap_or_default();
+    paired.sort_by(f64::total_cmp);
     let stacked = model.stacked_weight_bytes();
     model.clear_stacked_weights();
     let rows: Vec<Row> = names
@@ -239,7 +270,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
         })
         .collect();
     let through_plan = rows.first().map_or(Duration::ZERO, |r| r.forward);
-    let executor_overhead = pct(through_plan, straight);
+    let executor_overhead = paired
+        .get(paired.len() / 2)
+        .copied()
+        .unwrap_or_else(|| pct(through_plan, straight));
+    let overhead_range = (
+        paired.first().copied().unwrap_or(executor_overhead),
+        paired.last().copied().unwrap_or(executor_overhead),
+    );
 
     // Identity: the larger batch and decoding.
     let identity = Plan::compile(&paper::full(layers), layers, KvMode::Exact)?;
@@ -331,8 +369,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
         ));
     }
     out.push_str(&format!(
-        "| executor overhead: identity through the plan vs a straight-line loop | {:+.1}% | {:.1} ms vs {:.1} ms |\n",
+        "| executor overhead: identity through the plan vs a straight-line loop (median of per-round pairs) | {:+.1}% ({:+.1}%…{:+.1}% over {} rounds) | {:.1} ms vs {:.1} ms |\n",
         executor_overhead,
+        overhead_range.0,
+        overhead_range.1,
+        paired.len(),
         ms(through_plan),
         ms(straight)
     ));
@@ -409,6 +450,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "straight_line_1x128_ms": ms(straight),
             "executor_1x128_ms": ms(through_plan),
             "executor_overhead_percent": executor_overhead,
+            "executor_overhead_percent_rounds": paired,
             "model_heap_bytes": resident,
             "decode": {
                 "prompt_tokens": 16,
