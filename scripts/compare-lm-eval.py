@@ -157,6 +157,20 @@ def loglikelihoods(sample):
     return out
 
 
+def request_texts(sample):
+    """Each request's (context, continuation) text; continuation None for generation."""
+    args = sample["arguments"]
+    if isinstance(args, dict):  # lm-eval: {"gen_args_0": {"arg_0": context, "arg_1": ...}, ...}
+        items = sorted(args.items(), key=lambda kv: int(kv[0].rsplit("_", 1)[-1]))
+        return [(v["arg_0"], v["arg_1"] if isinstance(v.get("arg_1"), str) else None) for _, v in items]
+    return [(r["context"], r.get("continuation")) for r in args]
+
+
+def same_requests(ours, theirs):
+    """Documents whose requests (prompt and continuation texts) are identical in both harnesses."""
+    return sum(request_texts(ours[d]) == request_texts(s) for d, s in theirs.items() if d in ours)
+
+
 def generations(sample):
     """The generated texts of a generate_until record, from either harness."""
     return [r[0] if isinstance(r, (list, tuple)) else r for r in sample["resps"]]
@@ -169,7 +183,7 @@ def compare_generations(task, ours, theirs):
             raise SystemExit(f"{task}: doc {doc_id} scored by lm-eval but not by painters")
         docs += 1
         same += generations(ours[doc_id]) == generations(s)
-    return {"docs": docs, "identical_generations": same}
+    return {"docs": docs, "identical_requests": same_requests(ours, theirs), "identical_generations": same}
 
 
 def compare(task, ours, theirs):
@@ -192,6 +206,7 @@ def compare(task, ours, theirs):
     diffs.sort()
     return {
         "docs": docs,
+        "identical_requests": same_requests(ours, theirs),
         "requests": len(diffs),
         "max_abs_loglik_diff": diffs[-1] if diffs else 0.0,
         "median_abs_loglik_diff": diffs[len(diffs) // 2] if diffs else 0.0,
@@ -230,18 +245,19 @@ def main():
             metrics[k] = {"painters": ours_res[t][k], "lm_eval": v}
             print(f"| {t} | {k} | {ours_res[t][k]:.4f} | {v:.4f} |")
         report["tasks"][t] = {"metrics": metrics, "per_request": compare(t, ours_samples[t], lm_samples[t])}
-    print("\n| task | docs | requests | max abs Δ loglik | median abs Δ | is_greedy differs | argmax differs |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| task | docs | same prompts | requests | max abs Δ loglik | median abs Δ | is_greedy differs | argmax differs |")
+    print("|---|---|---|---|---|---|---|---|")
     for t in tasks:
         c = report["tasks"][t]["per_request"]
         if "identical_generations" in c:
             continue
-        print(f"| {t} | {c['docs']} | {c['requests']} | {c['max_abs_loglik_diff']:.2e} | "
+        print(f"| {t} | {c['docs']} | {c['identical_requests']} | {c['requests']} | {c['max_abs_loglik_diff']:.2e} | "
               f"{c['median_abs_loglik_diff']:.2e} | {c['is_greedy_mismatches']} | {c['argmax_mismatches']} |")
     for t in tasks:
         c = report["tasks"][t]["per_request"]
         if "identical_generations" in c:
-            print(f"\n{t}: {c['identical_generations']} of {c['docs']} greedy generations identical")
+            print(f"\n{t}: {c['identical_requests']} of {c['docs']} prompts and "
+                  f"{c['identical_generations']} of {c['docs']} greedy generations identical")
     (work / "comparison.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {work / 'comparison.json'}")
 
