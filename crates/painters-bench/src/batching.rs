@@ -56,7 +56,7 @@ struct Item {
 struct Tracker<'f> {
     responses: Vec<Vec<Response>>,
     left: Vec<usize>,
-    on_done: &'f mut dyn FnMut(usize),
+    on_done: &'f mut dyn FnMut(usize, &[Response]),
 }
 
 impl Tracker<'_> {
@@ -71,7 +71,7 @@ impl Tracker<'_> {
     fn finish_one(&mut self, doc: usize) {
         self.left[doc] = self.left[doc].saturating_sub(1);
         if self.left[doc] == 0 {
-            (self.on_done)(doc);
+            (self.on_done)(doc, &self.responses[doc]);
         }
     }
 }
@@ -87,13 +87,13 @@ fn placeholder(r: &Request) -> Response {
     }
 }
 
-/// Answer every document's requests; `on_done(doc)` is called once per document as soon as all of
-/// its requests are answered (progress bars).
+/// Answer every document's requests; `on_done(doc, responses)` is called once per document as soon
+/// as all of its requests are answered (progress bars, per-document checkpoints).
 pub fn run_requests(
     lm: &dyn LanguageModel,
     docs: &[&[Request]],
     opts: BatchOptions,
-    on_done: &mut dyn FnMut(usize),
+    on_done: &mut dyn FnMut(usize, &[Response]),
 ) -> Result<Vec<Vec<Response>>, RequestFailure> {
     let fail = |doc| move |source| RequestFailure { doc, source };
     let mut t = Tracker {
@@ -132,7 +132,7 @@ pub fn run_requests(
         }
         t.left[d] = items.len() + gens.iter().filter(|g| g.0 == d).count();
         if t.left[d] == 0 {
-            (t.on_done)(d);
+            (t.on_done)(d, &t.responses[d]);
         }
         let inputs: Vec<Vec<u32>> = items.iter().map(|it| it.tokens.input()).collect();
         let share = opts.min_saved_tokens.is_some_and(|min| {

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value, json};
 
 use crate::batching::{BatchOptions, run_requests};
+use crate::journal::{DocJournal, JournalError};
 use crate::lm::{LanguageModel, LmError};
 use crate::requests::Response;
 use crate::score::{Item, aggregate};
@@ -35,6 +36,8 @@ pub struct EvalOptions {
 pub enum EvalError {
     #[error(transparent)]
     Data(#[from] DataError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     #[error("{task}: {}:{line} (doc_id {doc}): {source}", path.display())]
     Request {
         task: String,
@@ -69,7 +72,11 @@ pub struct TaskResult {
     pub n_original: usize,
     pub n_effective: usize,
     pub metrics: Vec<MetricResult>,
+    /// Time spent on the task; with a [`DocJournal`], including the earlier runs' time up to their
+    /// last recorded document.
     pub seconds: f64,
+    /// Documents whose responses came from a [`DocJournal`] instead of the model.
+    pub resumed_docs: usize,
     /// Per-document records (only with `log_samples`).
     pub samples: Vec<Value>,
 }
@@ -114,6 +121,7 @@ impl TaskResult {
             n_effective: usize::try_from(n.get("effective")?.as_u64()?).ok()?,
             seconds: v.get("task_seconds")?.get(name)?.as_f64()?,
             metrics,
+            resumed_docs: 0,
             samples: Vec::new(),
             info,
         })
@@ -177,13 +185,49 @@ pub fn evaluate_task(
     data_dir: &Path,
     opts: &EvalOptions,
 ) -> Result<TaskResult, EvalError> {
+    evaluate_task_resuming(lm, task, data_dir, opts, None)
+}
+
+/// Run one task, asking the model only about the documents `journal` does not hold yet and
+/// recording each newly answered document in it as soon as it is done. Scoring always covers every
+/// document, so the result is that of an uninterrupted run.
+pub fn evaluate_task_resuming(
+    lm: &dyn LanguageModel,
+    task: &dyn Task,
+    data_dir: &Path,
+    opts: &EvalOptions,
+    mut journal: Option<&mut DocJournal>,
+) -> Result<TaskResult, EvalError> {
     let info = task.info();
     let loaded = task.load(data_dir, opts.limit)?;
     let start = Instant::now();
+    let mut answered: Vec<Option<Vec<Response>>> = match journal.as_deref() {
+        Some(j) => loaded
+            .docs
+            .iter()
+            .map(|d| j.responses(d))
+            .collect::<Result<_, _>>()?,
+        None => vec![None; loaded.docs.len()],
+    };
+    let todo: Vec<usize> = (0..answered.len())
+        .filter(|&i| answered[i].is_none())
+        .collect();
+    let resumed_docs = answered.len() - todo.len();
+    let prior_seconds = journal.as_deref().map_or(0.0, DocJournal::prior_seconds);
     let pb = progress_bar(info.name, loaded.docs.len(), opts.progress);
-    let reqs: Vec<&[_]> = loaded.docs.iter().map(|d| d.requests.as_slice()).collect();
-    let responses = run_requests(lm, &reqs, opts.batch, &mut |_| pb.inc(1)).map_err(|f| {
-        let doc = loaded.docs.get(f.doc);
+    pb.inc(resumed_docs as u64);
+    let reqs: Vec<&[_]> = todo
+        .iter()
+        .map(|&i| loaded.docs[i].requests.as_slice())
+        .collect();
+    let fresh = run_requests(lm, &reqs, opts.batch, &mut |k, r| {
+        pb.inc(1);
+        if let Some(j) = journal.as_deref_mut() {
+            j.record(loaded.docs[todo[k]].id, r);
+        }
+    })
+    .map_err(|f| {
+        let doc = todo.get(f.doc).and_then(|&i| loaded.docs.get(i));
         EvalError::Request {
             task: info.name.to_string(),
             path: loaded.path.clone(),
@@ -193,6 +237,13 @@ pub fn evaluate_task(
         }
     })?;
     pb.finish_and_clear();
+    for (&i, r) in todo.iter().zip(fresh) {
+        answered[i] = Some(r);
+    }
+    let responses: Vec<Vec<Response>> = answered
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
     let outcomes: Vec<Outcome> = loaded
         .docs
         .iter()
@@ -237,7 +288,8 @@ pub fn evaluate_task(
         n_original: loaded.total,
         n_effective: loaded.docs.len(),
         metrics,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds: prior_seconds + start.elapsed().as_secs_f64(),
+        resumed_docs,
         samples,
     })
 }
@@ -325,20 +377,23 @@ pub fn summary_table(results: &[TaskResult]) -> String {
 /// folder, so that readers never see half a file, a failed or killed run never clobbers an earlier
 /// result, and a result reported as written survives a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
-    let io = |source| EvalError::Io {
+    write_file_atomic(path, bytes).map_err(|source| EvalError::Io {
         path: path.to_path_buf(),
         source,
-    };
+    })
+}
+
+/// [`write_atomic`] with the plain I/O error.
+pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)?;
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes).and_then(|()| f.sync_all())?;
     drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| {
+    std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
-        io(e)
     })?;
     // The rename is durable once the folder's entry is on disk. Folders cannot be opened for
     // syncing on every platform; where they cannot, the rename is as durable as the OS makes it.
@@ -347,7 +402,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
         _ => Path::new("."),
     };
     if let Ok(d) = std::fs::File::open(dir) {
-        d.sync_all().or_else(ignore_unsupported).map_err(io)?;
+        d.sync_all().or_else(ignore_unsupported)?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod device;
 pub mod eval;
 pub mod hub;
+pub mod journal;
 pub mod lm;
 pub mod models;
 pub mod perf;

@@ -217,3 +217,93 @@ fn eval_resumes_finished_tasks_after_a_failure() {
     assert!(ok, "{err}");
     assert!(!err.contains("resumed"), "{err}");
 }
+
+/// A run killed in the middle of a task keeps the documents it finished: the rerun asks the model
+/// only about the rest, no document is lost or counted twice, and the numbers equal those of an
+/// uninterrupted run (batch size 1, so every document is computed alone either way).
+#[test]
+fn eval_killed_mid_task_resumes_from_its_last_document() {
+    let model = smollm2();
+    let dir = scratch("kill");
+    let args = |out: &std::path::Path| -> Vec<String> {
+        [
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--tasks",
+            "lambada_openai",
+            "--limit",
+            "16",
+            "--batch-size",
+            "1",
+            "--log-samples",
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let out = dir.join("r.json");
+    let journal = dir.join(".r.json.tasks/lambada_openai.docs.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_painters"))
+        .current_dir(root())
+        .args(args(&out))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a few documents are on record (key line + 3 records).
+    let start = std::time::Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count());
+        if lines >= 4 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        assert!(start.elapsed().as_secs() < 300, "no documents recorded");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "killed before the end");
+    let recorded = std::fs::read_to_string(&journal).unwrap().lines().count() - 1;
+    assert!((3..16).contains(&recorded), "{recorded}");
+
+    let a: Vec<String> = args(&out);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (ok, _, err) = painters(&a);
+    assert!(ok, "{err}");
+    assert!(err.contains("documents on record"), "{err}");
+    assert!(err.contains("of them from earlier runs"), "{err}");
+    assert!(!journal.exists(), "checkpoints removed at the end");
+    // Every document once, in order.
+    let samples = std::fs::read_to_string(dir.join("r_samples_lambada_openai.jsonl")).unwrap();
+    let ids: Vec<u64> = samples
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["doc_id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, (0..16).collect::<Vec<u64>>());
+
+    let fresh = dir.join("fresh.json");
+    let a: Vec<String> = args(&fresh);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (ok, _, err) = painters(&a);
+    assert!(ok, "{err}");
+    assert!(!err.contains("on record"), "{err}");
+    let read = |p: &std::path::Path| -> Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let (resumed, fresh_v) = (read(&out), read(&fresh));
+    assert_eq!(
+        resumed["results"]["lambada_openai"],
+        fresh_v["results"]["lambada_openai"]
+    );
+    let fresh_samples =
+        std::fs::read_to_string(dir.join("fresh_samples_lambada_openai.jsonl")).unwrap();
+    assert_eq!(samples, fresh_samples);
+}

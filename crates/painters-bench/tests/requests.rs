@@ -111,7 +111,7 @@ fn rolling_windows_cover_every_token_once_and_score_like_plain_passes() {
     assert!(close(got, want), "{got} vs {want}");
     // And through the batching runner, which batches the windows.
     let docs = [Request::LoglikelihoodRolling { text: text.into() }];
-    let out = run_requests(&lm, &[&docs], BatchOptions::default(), &mut |_| {}).unwrap();
+    let out = run_requests(&lm, &[&docs], BatchOptions::default(), &mut |_, _| {}).unwrap();
     let Response::Rolling(batched) = out[0][0] else {
         panic!("{:?}", out[0][0])
     };
@@ -160,8 +160,8 @@ fn shared_prefix_cache_equals_batched_and_plain_scoring() {
         min_saved_tokens: None,
         ..BatchOptions::default()
     };
-    let a = run_requests(&lm, &[&doc], on, &mut |_| {}).unwrap();
-    let b = run_requests(&lm, &[&doc], off, &mut |_| {}).unwrap();
+    let a = run_requests(&lm, &[&doc], on, &mut |_, _| {}).unwrap();
+    let b = run_requests(&lm, &[&doc], off, &mut |_, _| {}).unwrap();
     for (x, y) in a[0].iter().zip(&b[0]) {
         let (Response::Loglikelihood(x), Response::Loglikelihood(y)) = (x, y) else {
             panic!()

@@ -7,9 +7,10 @@ use clap::ValueEnum;
 use painters::{KvMode, Plan};
 use painters_bench::batching::BatchOptions;
 use painters_bench::eval::{
-    EvalOptions, TaskResult, check_writable, evaluate_task, results_json, samples_jsonl,
+    EvalOptions, TaskResult, check_writable, evaluate_task_resuming, results_json, samples_jsonl,
     summary_table, write_atomic,
 };
+use painters_bench::journal::DocJournal;
 use painters_bench::lm::{LanguageModel, LlamaLm};
 use painters_bench::{models, tasks};
 use painters_llama::{LlamaModel, load_tokenizer};
@@ -149,8 +150,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     eprintln!("schedule: {schedule}\nplan:     {}", plan.stats());
 
-    // Each finished task is checkpointed beside --out, so that a run killed after hours resumes
-    // where it stopped; the checkpoints go once the results file is written.
+    // Each finished task, and each finished document of the task under way, is checkpointed beside
+    // --out, so that a run killed after hours resumes where it stopped; the checkpoints go once the
+    // results file is written.
     let weights = models::weight_file(&args.model);
     let sha = models::sha256_file(&weights).map_err(CliError::new)?;
     let fingerprint = json!({
@@ -173,15 +175,49 @@ pub fn run(args: Args) -> Result<(), CliError> {
             results.push(r);
             continue;
         }
-        let r = evaluate_task(&lm, task.as_ref(), &args.data_dir, &opts).map_err(|e| {
+        std::fs::create_dir_all(&checkpoints)
+            .map_err(|e| CliError::new(format!("{}: {e}", checkpoints.display())))?;
+        let key = json!({"run": fingerprint, "task": name, "version": task.info().version});
+        let mut journal = DocJournal::open(&checkpoints.join(format!("{name}.docs.jsonl")), &key)
+            .map_err(CliError::new)?;
+        if !journal.is_empty() {
+            eprintln!(
+                "{name}: {} documents on record in {}; answering the rest",
+                journal.len(),
+                journal.path().display()
+            );
+        }
+        let r = evaluate_task_resuming(
+            &lm,
+            task.as_ref(),
+            &args.data_dir,
+            &opts,
+            Some(&mut journal),
+        )
+        .map_err(|e| {
             CliError::new(e).with_hint("check --data-dir (default ./data) and the file named above")
         })?;
+        if let Some(e) = journal.write_error() {
+            eprintln!(
+                "warning: {}: {e}; documents after that point were not checkpointed",
+                journal.path().display()
+            );
+        }
         eprintln!(
-            "{}: {} docs in {:.1} s ({:.2} docs/s)",
+            "{}: {} docs in {:.1} s ({:.2} docs/s){}",
             r.info.name,
             r.n_effective,
             r.seconds,
-            r.n_effective as f64 / r.seconds.max(1e-9)
+            r.n_effective as f64 / r.seconds.max(1e-9),
+            if r.resumed_docs > 0 {
+                format!(
+                    "; {} of them from earlier runs, whose time is counted up to their last \
+                     recorded document",
+                    r.resumed_docs
+                )
+            } else {
+                String::new()
+            }
         );
         if args.log_samples {
             let path = samples_path(&args.out, r.info.name);
@@ -189,8 +225,6 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         let mut saved = results_json(std::slice::from_ref(&r), Map::new());
         saved["checkpoint_key"] = fingerprint.clone();
-        std::fs::create_dir_all(&checkpoints)
-            .map_err(|e| CliError::new(format!("{}: {e}", checkpoints.display())))?;
         write_atomic(&checkpoint, saved.to_string().as_bytes()).map_err(CliError::new)?;
         results.push(r);
     }
