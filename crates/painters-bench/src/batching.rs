@@ -168,11 +168,19 @@ pub fn run_requests(
         i = j;
     }
 
-    for group in shared {
-        let batch: Vec<TokenRequest> = group.iter().map(|it| it.tokens.clone()).collect();
-        let scores = lm.score_shared(&batch).map_err(fail(group[0].doc))?;
-        for (it, s) in group.iter().zip(scores) {
-            t.record(it.doc, it.req, s);
+    // Documents whose choices share a prefix are independent: hand the model as many at once as
+    // there are threads, and record them in document order.
+    for wave in shared.chunks(4 * rayon::current_num_threads().max(1)) {
+        let batches: Vec<Vec<TokenRequest>> = wave
+            .iter()
+            .map(|group| group.iter().map(|it| it.tokens.clone()).collect())
+            .collect();
+        let scored = lm.score_shared_many(&batches);
+        for (group, scores) in wave.iter().zip(scored) {
+            let scores = scores.map_err(fail(group[0].doc))?;
+            for (it, s) in group.iter().zip(scores) {
+                t.record(it.doc, it.req, s);
+            }
         }
     }
 

@@ -323,3 +323,71 @@ fn paper_averaged_plans_score_without_a_cached_prefix() {
         assert!(close(x.logprob, want), "{} vs {want}", x.logprob);
     }
 }
+
+/// Several shared-prefix documents run at once on rayon's threads (and their batches in row groups,
+/// and plain batches split) give the numbers of a model that runs everything one at a time, each
+/// document's scores in its own place, and the runner reports every document once.
+#[test]
+fn documents_scored_at_once_equal_documents_scored_one_by_one() {
+    let plan = plan();
+    let mut split = tiny();
+    split.set_batch_split(true);
+    let mut serial = tiny();
+    serial.set_batch_split(false);
+    let questions = [
+        (
+            "Question: which is the largest planet?\nAnswer:",
+            [" Jupiter", " Mars", " J"],
+        ),
+        ("Q: 2 + 2 =", [" 4", " five", " 22"]),
+        ("The capital of France is", [" Paris", " Lyon", " Nice"]),
+        ("Colour of the sky:", [" blue", " green", " grey"]),
+        ("Opposite of hot:", [" cold", " warm", " icy"]),
+    ];
+    let docs: Vec<Vec<Request>> = questions
+        .iter()
+        .map(|(ctx, choices)| {
+            choices
+                .iter()
+                .map(|c| Request::Loglikelihood {
+                    context: ctx.to_string(),
+                    continuation: c.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[Request]> = docs.iter().map(Vec::as_slice).collect();
+    let run = |model: &LlamaModel, opts: BatchOptions| {
+        let lm = LlamaLm::new(model, &plan, &ByteTokenizer);
+        let mut done = Vec::new();
+        let out = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap()
+            .install(|| run_requests(&lm, &refs, opts, &mut |d, _| done.push(d)).unwrap());
+        done.sort_unstable();
+        assert_eq!(done, (0..docs.len()).collect::<Vec<_>>());
+        out
+    };
+    let shared = BatchOptions {
+        min_saved_tokens: Some(1),
+        ..BatchOptions::default()
+    };
+    let pooled = BatchOptions {
+        min_saved_tokens: None,
+        ..BatchOptions::default()
+    };
+    for opts in [shared, pooled] {
+        let a = run(&split, opts);
+        let b = run(&serial, opts);
+        for (da, db) in a.iter().zip(&b) {
+            for (x, y) in da.iter().zip(db) {
+                let (Response::Loglikelihood(x), Response::Loglikelihood(y)) = (x, y) else {
+                    panic!("{x:?} {y:?}")
+                };
+                assert!(close(x.logprob, y.logprob), "{x:?} vs {y:?}");
+                assert_eq!(x.greedy, y.greedy);
+            }
+        }
+    }
+}

@@ -191,6 +191,7 @@ impl LlamaModel {
             device: device.clone(),
             stacked: Default::default(),
             query_chunk: Some(crate::model::DEFAULT_QUERY_CHUNK),
+            batch_split: crate::model::host_device(device),
         })
     }
 }

@@ -16,8 +16,10 @@ use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use painters::exec::{Block, BlockOutput, ObservePoint, Observer, Transformer};
-use painters::{ExecError, KvState, Plan};
+use painters::exec::{
+    Block, BlockOutput, ExecOptions, ObservePoint, Observer, Transformer, forward_whole, run_with,
+};
+use painters::{ExecError, KvCache, KvState, Plan};
 
 use crate::config::LlamaConfig;
 
@@ -271,6 +273,44 @@ impl LlamaInput {
         })
     }
 
+    /// That the ids fill `batch × seq` and the mask, if any, `batch × (past + seq)`.
+    fn check(&self, past: usize) -> Result<(), LlamaError> {
+        let (b, s) = (self.batch, self.seq);
+        if self.ids.len() != b * s || s == 0 {
+            return Err(LlamaError::Input(format!(
+                "{} ids for batch {b} × seq {s}",
+                self.ids.len()
+            )));
+        }
+        let t = past + s;
+        if let Some(m) = &self.attention_mask
+            && m.len() != b * t
+        {
+            return Err(LlamaError::Input(format!(
+                "attention_mask has {} entries, expected batch {b} × keys {t}",
+                m.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Rows `start..start + n` of an input that passed [`LlamaInput::check`].
+    fn rows(&self, start: usize, n: usize) -> LlamaInput {
+        if start == 0 && n == self.batch {
+            return self.clone();
+        }
+        let s = self.seq;
+        LlamaInput {
+            ids: self.ids[start * s..(start + n) * s].to_vec(),
+            batch: n,
+            seq: s,
+            attention_mask: self.attention_mask.as_ref().map(|m| {
+                let t = m.len() / self.batch.max(1);
+                m[start * t..(start + n) * t].to_vec()
+            }),
+        }
+    }
+
     /// Rows of different lengths, right-padded with `pad` and masked.
     pub fn padded(rows: &[Vec<u32>], pad: u32) -> Self {
         let seq = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -332,6 +372,17 @@ pub struct LlamaModel {
     pub(crate) stacked: Arc<batched::StackedCache>,
     /// Query positions per attention call of a long forward (None: the whole call at once).
     pub(crate) query_chunk: Option<usize>,
+    /// Run the rows of a batch without a KV cache as row groups on rayon's threads at once.
+    pub(crate) batch_split: bool,
+}
+
+/// Whether `device` computes on the calling thread (burn's CPU backends), where splitting a batch
+/// across threads helps; GPU backends queue work asynchronously and gain nothing from it.
+pub(crate) fn host_device(device: &Device) -> bool {
+    // burn 0.22 has no public "is this a CPU backend" query; its Debug form names the backend
+    // (`Device<Flex(Cpu)>`). The tests check that a flex device is recognised.
+    let name = format!("{device:?}");
+    name.contains("Flex(") || name.contains("NdArray(")
 }
 
 /// Default query positions per attention call: long prompts (wikitext's 8192-token windows) skip
@@ -392,6 +443,90 @@ impl LlamaModel {
         self.query_chunk = positions.map(|p| p.max(1));
     }
 
+    /// Split batches across threads (the default on CPU devices) or not. Splitting changes speed,
+    /// not results (beyond float rounding): rows never interact in a forward pass without a cache.
+    pub fn set_batch_split(&mut self, on: bool) {
+        self.batch_split = on;
+    }
+
+    /// How many row groups a forward pass of `batch` rows without a KV cache runs in at once: one
+    /// per rayon thread, at most one per row (1: not split).
+    ///
+    /// Why: on 2 CPU cores one batched forward keeps only ~1.4 cores busy (burn-flex's GEMMs of
+    /// these shapes scale poorly, and the element-wise ops and attention between them leave cores
+    /// idle), while independent row groups on rayon's work-stealing threads keep both busy;
+    /// SmolLM2 8×128 ran 2.3 s in one group and 1.8 s in two (docs/performance.md).
+    pub fn batch_parts(&self, batch: usize) -> usize {
+        if self.batch_split {
+            batch.min(rayon::current_num_threads()).max(1)
+        } else {
+            1
+        }
+    }
+
+    /// The last hidden state (before the final norm) of `input` under `plan`: embedding and
+    /// blocks, without the head. Split into row groups as [`LlamaModel::batch_parts`] says when
+    /// there is no cache.
+    pub fn hidden_states(
+        &self,
+        plan: &Plan,
+        input: &LlamaInput,
+        cache: Option<&mut KvCache>,
+        options: ExecOptions,
+    ) -> Result<Tensor<3>, LlamaError> {
+        let whole = |input: &LlamaInput, cache: Option<&mut KvCache>| {
+            let past = cache.as_deref().map_or(0, KvCache::len);
+            let (h, ctx) = self.embed(input, past)?;
+            Ok(run_with(
+                plan,
+                &self.blocks,
+                h,
+                &ctx,
+                cache,
+                &mut (),
+                options,
+            )?)
+        };
+        let parts = self.batch_parts(input.batch);
+        if cache.is_some() || parts <= 1 {
+            return whole(input, cache);
+        }
+        input.check(0)?;
+        in_row_groups(input, 0, input.batch, parts, &|sub| whole(sub, None))
+    }
+
+    /// [`LlamaModel::hidden_states`] of rows that each continue the one sequence cached in
+    /// `prefix` (a batch-1 cache, left unchanged): several continuations scored after one shared
+    /// context. Each row group runs against its own copy of the prefix, repeated per row, so the
+    /// groups run at once as in [`LlamaModel::batch_parts`].
+    pub fn hidden_states_after(
+        &self,
+        plan: &Plan,
+        prefix: &KvCache,
+        input: &LlamaInput,
+        options: ExecOptions,
+    ) -> Result<Tensor<3>, LlamaError> {
+        input.check(prefix.len())?;
+        if let Some(rows) = (0..prefix.num_slots())
+            .filter_map(|i| prefix.slot(i))
+            .map(|s| s.key().dims()[0])
+            .find(|&rows| rows != 1)
+        {
+            return Err(LlamaError::Input(format!(
+                "the prefix cache holds {rows} rows; continuations need a cache of one sequence"
+            )));
+        }
+        let run = |sub: &LlamaInput| {
+            let mut cache = prefix.repeat_batch(sub.batch);
+            self.hidden_states(plan, sub, Some(&mut cache), options)
+        };
+        let parts = self.batch_parts(input.batch);
+        if parts <= 1 {
+            return run(input);
+        }
+        in_row_groups(input, 0, input.batch, parts, &run)
+    }
+
     fn rope_tables(&self, past: usize, seq: usize) -> (Tensor<4>, Tensor<4>) {
         let hd = self.config.head_dim;
         let mut cos = Vec::with_capacity(seq * hd);
@@ -412,16 +547,9 @@ impl LlamaModel {
 
     /// The query chunks of a forward call, each with its causal + padding mask (true = masked).
     fn chunks(&self, input: &LlamaInput, past: usize) -> Result<Vec<QueryChunk>, LlamaError> {
+        input.check(past)?;
         let (b, s) = (input.batch, input.seq);
         let t = past + s;
-        if let Some(m) = &input.attention_mask
-            && m.len() != b * t
-        {
-            return Err(LlamaError::Input(format!(
-                "attention_mask has {} entries, expected batch {b} × keys {t}",
-                m.len()
-            )));
-        }
         let padded = |row: usize, j: usize| {
             input
                 .attention_mask
@@ -501,13 +629,8 @@ impl Transformer for LlamaModel {
         input: &LlamaInput,
         past_len: usize,
     ) -> Result<(Tensor<3>, LlamaContext), LlamaError> {
+        input.check(past_len)?;
         let (b, s) = (input.batch, input.seq);
-        if input.ids.len() != b * s || s == 0 {
-            return Err(LlamaError::Input(format!(
-                "{} ids for batch {b} × seq {s}",
-                input.ids.len()
-            )));
-        }
         let vocab = self.config.vocab_size;
         if let Some(&id) = input.ids.iter().find(|&&id| id as usize >= vocab) {
             return Err(LlamaError::TokenOutOfRange { id, vocab });
@@ -542,4 +665,44 @@ impl Transformer for LlamaModel {
         observer.observe(ObservePoint::FinalNorm, &normed);
         self.logits(normed)
     }
+
+    /// Without a cache or an observer, the blocks run in row groups at once
+    /// ([`LlamaModel::batch_parts`]); otherwise as one computation.
+    fn forward_with(
+        &self,
+        plan: &Plan,
+        input: &LlamaInput,
+        cache: Option<&mut KvCache>,
+        observer: &mut dyn Observer,
+        options: ExecOptions,
+    ) -> Result<Tensor<3>, LlamaError> {
+        if cache.is_some() || observer.observes() || self.batch_parts(input.batch) <= 1 {
+            return forward_whole(self, plan, input, cache, observer, options);
+        }
+        // The head is one large GEMM that threads well on its own; splitting it too would only add
+        // the copy of the logits into one tensor.
+        let h = self.hidden_states(plan, input, None, options)?;
+        Ok(self.head(h, observer))
+    }
+}
+
+/// `f` over `parts` groups of the rows `start..start + rows` of `input`, run at once on rayon's
+/// threads (halving recursively), outputs concatenated along the batch axis.
+fn in_row_groups(
+    input: &LlamaInput,
+    start: usize,
+    rows: usize,
+    parts: usize,
+    f: &(dyn Fn(&LlamaInput) -> Result<Tensor<3>, LlamaError> + Sync),
+) -> Result<Tensor<3>, LlamaError> {
+    if parts <= 1 {
+        return f(&input.rows(start, rows));
+    }
+    let left_parts = parts / 2;
+    let left = rows * left_parts / parts;
+    let (a, b) = rayon::join(
+        || in_row_groups(input, start, left, left_parts, f),
+        || in_row_groups(input, start + left, rows - left, parts - left_parts, f),
+    );
+    Ok(Tensor::cat(vec![a?, b?], 0))
 }

@@ -112,11 +112,21 @@ pub enum ObservePoint {
 /// Sees the hidden state at every [`ObservePoint`]; used by tests, layer analysis and the logit lens.
 pub trait Observer {
     fn observe(&mut self, at: ObservePoint, hidden: &Tensor<3>);
+
+    /// Whether this observer looks at the states at all. A model may run the rows of a batch as
+    /// separate computations on several threads only when nobody observes the whole-batch states.
+    fn observes(&self) -> bool {
+        true
+    }
 }
 
 /// The observer that ignores everything.
 impl Observer for () {
     fn observe(&mut self, _: ObservePoint, _: &Tensor<3>) {}
+
+    fn observes(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that keeps every state it sees, in order.
@@ -411,10 +421,23 @@ pub trait Transformer {
         observer: &mut dyn Observer,
         options: ExecOptions,
     ) -> Result<Tensor<3>, Self::Error> {
-        let past_len = cache.as_deref().map_or(0, KvCache::len);
-        let (h, ctx) = self.embed(input, past_len)?;
-        observer.observe(ObservePoint::Embedding, &h);
-        let h = run_with(plan, self.blocks(), h, &ctx, cache, observer, options)?;
-        Ok(self.head(h, observer))
+        forward_whole(self, plan, input, cache, observer, options)
     }
+}
+
+/// Embedding, plan, head, as one computation over the whole batch: [`Transformer::forward_with`]'s
+/// default, for adapters that override it (to split a batch across threads, say) and fall back to it.
+pub fn forward_whole<T: Transformer + ?Sized>(
+    model: &T,
+    plan: &Plan,
+    input: &T::Input,
+    cache: Option<&mut KvCache>,
+    observer: &mut dyn Observer,
+    options: ExecOptions,
+) -> Result<Tensor<3>, T::Error> {
+    let past_len = cache.as_deref().map_or(0, KvCache::len);
+    let (h, ctx) = model.embed(input, past_len)?;
+    observer.observe(ObservePoint::Embedding, &h);
+    let h = run_with(plan, model.blocks(), h, &ctx, cache, observer, options)?;
+    Ok(model.head(h, observer))
 }

@@ -63,6 +63,10 @@ pub struct Args {
     /// Compute device: cpu, wgpu or cuda[:N] (as this build's features allow).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Run each batch as one computation instead of row groups on the CPU threads at once (only
+    /// the 8×128 forward has more than one row); to measure what the split buys.
+    #[arg(long)]
+    no_batch_split: bool,
 }
 
 /// New tokens of the long-context decode figure.
@@ -151,11 +155,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let names = selected(args.schedules.as_deref())?;
     let device = super::device(&args.device)?;
     let path = super::model_path(&args.model, true)?;
-    let model = LlamaModel::load(&path, &device).map_err(|e| {
+    let mut model = LlamaModel::load(&path, &device).map_err(|e| {
         CliError::new(e).with_hint(
             "--model takes a HF checkpoint folder or a .gguf file (scripts/fetch-models.sh fetches the default)",
         )
     })?;
+    if args.no_batch_split {
+        model.set_batch_split(false);
+    }
+    let batch_parts = model.batch_parts(8);
     let layers = model.num_blocks();
     // The heap the loaded model holds: the base that peak memory is relative to.
     let resident = perf::live_bytes();
@@ -337,7 +345,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     out.push_str("## painters bench\n\n");
     out.push_str(&format!("Command: `{command}`\n\n"));
     out.push_str(&format!(
-        "Machine: {machine}; device {}; {build} build of painters\n\n",
+        "Machine: {machine}; device {}; {build} build of painters; batches of 8 run in {batch_parts} \
+         row group(s)\n\n",
         args.device
     ));
     out.push_str(&format!(
@@ -438,6 +447,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "machine": machine,
             "device": args.device,
             "build": build,
+            "batch_parts_of_8": batch_parts,
             "model": path.display().to_string(),
             "layers": layers,
             "repeats": repeats,

@@ -2,10 +2,11 @@
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
-use painters::exec::{Transformer, run};
+use painters::exec::ExecOptions;
 use painters::{KvCache, KvMode, Plan};
 use painters_llama::generate::{GenerateOptions, Sampling, generate};
 use painters_llama::{LlamaInput, LlamaModel};
+use rayon::prelude::*;
 
 use super::{LanguageModel, LmError, Scored, TokenRequest, Tokenize, common_prefix};
 
@@ -50,16 +51,9 @@ impl<'a> LlamaLm<'a> {
         input: &LlamaInput,
         cache: Option<&mut KvCache>,
     ) -> Result<Tensor<3>, LmError> {
-        let past = cache.as_deref().map_or(0, KvCache::len);
-        let (h, ctx) = self.model.embed(input, past)?;
-        Ok(run(
-            self.plan,
-            self.model.blocks(),
-            h,
-            &ctx,
-            cache,
-            &mut (),
-        )?)
+        Ok(self
+            .model
+            .hidden_states(self.plan, input, cache, ExecOptions::default())?)
     }
 
     /// Log-probability of `targets[i]` at hidden row `i` (`rows: [n, d]`), and whether it is the
@@ -323,13 +317,24 @@ impl LanguageModel for LlamaLm<'_> {
         let mut cache = KvCache::for_plan(self.plan);
         let hp = self.hidden(&pass.prefix, Some(&mut cache))?;
         let hr = match &pass.rest {
-            Some(rest) => {
-                let mut batch_cache = cache.repeat_batch(rest.batch);
-                Some(self.hidden(rest, Some(&mut batch_cache))?)
-            }
+            Some(rest) => Some(self.model.hidden_states_after(
+                self.plan,
+                &cache,
+                rest,
+                ExecOptions::default(),
+            )?),
             None => None,
         };
         self.score_shared_hidden(reqs, &pass, hp, hr)
+    }
+
+    /// The groups run at once on rayon's threads: each is a batch-1 prefix plus a few short
+    /// continuations, too small to keep 2 cores busy alone.
+    fn score_shared_many(&self, groups: &[Vec<TokenRequest>]) -> Vec<Result<Vec<Scored>, LmError>> {
+        if self.model.batch_parts(groups.len()) <= 1 {
+            return groups.iter().map(|g| self.score_shared(g)).collect();
+        }
+        groups.par_iter().map(|g| self.score_shared(g)).collect()
     }
 
     fn generate(

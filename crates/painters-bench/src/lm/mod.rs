@@ -64,7 +64,7 @@ pub struct Scored {
 
 /// Text ↔ tokens as lm-eval's HF model does it: no special tokens added, special tokens dropped when
 /// decoding.
-pub trait Tokenize {
+pub trait Tokenize: Sync {
     fn encode(&self, text: &str) -> Result<Vec<u32>, LmError>;
     fn decode(&self, ids: &[u32]) -> Result<String, LmError>;
     /// BOS, else EOS: what lm-eval prepends to the first rolling window (`prefix_token_id`).
@@ -116,6 +116,11 @@ pub trait LanguageModel {
     /// prefix once. Must equal [`Self::score_batch`] up to float rounding.
     fn score_shared(&self, reqs: &[TokenRequest]) -> Result<Vec<Scored>, LmError> {
         self.score_batch(reqs)
+    }
+    /// [`Self::score_shared`] of several independent groups (one question's choices each), in
+    /// order. A model may run them at once; the default runs them one after the other.
+    fn score_shared_many(&self, groups: &[Vec<TokenRequest>]) -> Vec<Result<Vec<Scored>, LmError>> {
+        groups.iter().map(|g| self.score_shared(g)).collect()
     }
     /// Greedy decoding after `prompt`, at most `max_new_tokens`, ending early at EOS or when `stop`
     /// (shown the new tokens so far) says so. Returns the new tokens, EOS excluded.
