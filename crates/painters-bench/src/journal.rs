@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -67,52 +67,48 @@ impl DocJournal {
             path: path.to_path_buf(),
             source,
         };
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io(e)),
+        };
+        // Lossy: a write torn inside a character leaves a last line that is simply not JSON.
+        let text = String::from_utf8_lossy(&bytes);
+        let mut lines = text.lines();
+        let header = lines
+            .next()
+            .and_then(|l| serde_json::from_str::<Value>(l).ok());
+        let rest: Vec<&str> = if header == Some(json!({ "journal": key })) {
+            lines.collect()
+        } else {
+            Vec::new()
+        };
         let mut done = HashMap::new();
         let mut kept = Vec::new();
         let mut prior_seconds = 0.0_f64;
-        match File::open(path) {
-            Ok(f) => {
-                let mut lines = BufReader::new(f).lines().enumerate();
-                let same_key = match lines.next() {
-                    Some((_, Ok(first))) => {
-                        serde_json::from_str::<Value>(&first).ok().as_ref()
-                            == Some(&json!({ "journal": key }))
-                    }
-                    _ => false,
-                };
-                if same_key {
-                    let rest: Vec<(usize, String)> = lines
-                        .map(|(i, l)| l.map(|l| (i + 1, l)))
-                        .collect::<Result<_, _>>()
-                        .map_err(io)?;
-                    let last = rest.len();
-                    for (k, (line, text)) in rest.into_iter().enumerate() {
-                        let parsed = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
-                            let id = usize::try_from(v.get("doc_id")?.as_u64()?).ok()?;
-                            let seconds = v.get("task_seconds")?.as_f64()?;
-                            Some((id, v.get("resps")?.clone(), seconds))
-                        });
-                        match parsed {
-                            Some((id, resps, seconds)) => {
-                                prior_seconds = prior_seconds.max(seconds);
-                                done.insert(id, (line, resps));
-                                kept.push(text);
-                            }
-                            // A kill mid-write tears the last line only.
-                            None if k + 1 == last => {}
-                            None => {
-                                return Err(JournalError::Corrupt {
-                                    path: path.to_path_buf(),
-                                    line,
-                                    what: "not a document record".into(),
-                                });
-                            }
-                        }
-                    }
+        for (k, record) in rest.iter().enumerate() {
+            let line = k + 2;
+            let parsed = serde_json::from_str::<Value>(record).ok().and_then(|v| {
+                let id = usize::try_from(v.get("doc_id")?.as_u64()?).ok()?;
+                let seconds = v.get("task_seconds")?.as_f64()?;
+                Some((id, v.get("resps")?.clone(), seconds))
+            });
+            match parsed {
+                Some((id, resps, seconds)) => {
+                    prior_seconds = prior_seconds.max(seconds);
+                    done.insert(id, (line, resps));
+                    kept.push(*record);
+                }
+                // A kill mid-write tears the last line only.
+                None if k + 1 == rest.len() => {}
+                None => {
+                    return Err(JournalError::Corrupt {
+                        path: path.to_path_buf(),
+                        line,
+                        what: "not a document record".into(),
+                    });
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(e)),
         }
         // Rewrite without a torn tail (or under the new key), then append from there.
         let mut text = format!("{}\n", json!({ "journal": key }));

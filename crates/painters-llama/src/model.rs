@@ -17,7 +17,8 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use painters::exec::{
-    Block, BlockOutput, ExecOptions, ObservePoint, Observer, Transformer, forward_whole, run_with,
+    Block, BlockOutput, ExecOptions, ObservePoint, Observer, Transformer, forward_whole,
+    hidden_whole,
 };
 use painters::{ExecError, KvCache, KvState, Plan};
 
@@ -475,17 +476,7 @@ impl LlamaModel {
         options: ExecOptions,
     ) -> Result<Tensor<3>, LlamaError> {
         let whole = |input: &LlamaInput, cache: Option<&mut KvCache>| {
-            let past = cache.as_deref().map_or(0, KvCache::len);
-            let (h, ctx) = self.embed(input, past)?;
-            Ok(run_with(
-                plan,
-                &self.blocks,
-                h,
-                &ctx,
-                cache,
-                &mut (),
-                options,
-            )?)
+            hidden_whole(self, plan, input, cache, &mut (), options)
         };
         let parts = self.batch_parts(input.batch);
         if cache.is_some() || parts <= 1 {

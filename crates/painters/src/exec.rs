@@ -435,9 +435,30 @@ pub fn forward_whole<T: Transformer + ?Sized>(
     observer: &mut dyn Observer,
     options: ExecOptions,
 ) -> Result<Tensor<3>, T::Error> {
+    let h = hidden_whole(model, plan, input, cache, observer, options)?;
+    Ok(model.head(h, observer))
+}
+
+/// [`forward_whole`] without the head: the last hidden state, for callers that send only some
+/// positions through the head.
+pub fn hidden_whole<T: Transformer + ?Sized>(
+    model: &T,
+    plan: &Plan,
+    input: &T::Input,
+    cache: Option<&mut KvCache>,
+    observer: &mut dyn Observer,
+    options: ExecOptions,
+) -> Result<Tensor<3>, T::Error> {
     let past_len = cache.as_deref().map_or(0, KvCache::len);
     let (h, ctx) = model.embed(input, past_len)?;
     observer.observe(ObservePoint::Embedding, &h);
-    let h = run_with(plan, model.blocks(), h, &ctx, cache, observer, options)?;
-    Ok(model.head(h, observer))
+    Ok(run_with(
+        plan,
+        model.blocks(),
+        h,
+        &ctx,
+        cache,
+        observer,
+        options,
+    )?)
 }
