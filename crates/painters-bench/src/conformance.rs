@@ -484,6 +484,7 @@ fn llama_generate(
         sampling: Sampling::Greedy,
         eos_ids: Vec::new(),
         keep_logits: true,
+        ..Default::default()
     };
     let g = generate(model, plan, &input.ids, &opts, |_| false).map_err(|e| e.to_string())?;
     let n = g.new_ids.len();

@@ -182,14 +182,15 @@ pub fn time_forward(
 pub fn decode_tokens_per_s(
     model: &LlamaModel,
     plan: &Plan,
-    prompt_len: usize,
-    new_tokens: usize,
+    options: ExecOptions,
+    (prompt_len, new_tokens): (usize, usize),
     warmup: usize,
     repeats: usize,
 ) -> Result<(Duration, f64), LlamaError> {
     let prompt = input_rows(1, prompt_len).concat();
     let opts = GenerateOptions {
         max_new_tokens: new_tokens,
+        exec: options,
         ..Default::default()
     };
     let t = time_median(warmup, repeats, || {

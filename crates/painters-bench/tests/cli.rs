@@ -131,7 +131,7 @@ fn bench_prints_the_table_and_json() {
     assert!(out.contains("| forward 8×128 |"), "{out}");
     assert!(
         out.contains(
-            "| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | same, net of embedding + head | peak extra heap | peak heap vs identity |"
+            "| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | same, net of embedding + head | decode 16+32 | decode vs identity | peak extra heap | peak heap vs identity |"
         ),
         "{out}"
     );
@@ -141,6 +141,7 @@ fn bench_prints_the_table_and_json() {
         .collect();
     assert_eq!(rows.len(), 2, "{out}");
     assert!(rows[0].contains("| 1.00× | 30 | 1.00× | 1.00× |"), "{out}");
+    assert!(rows[0].contains(" tok/s | 1.00× |"), "{out}");
     assert!(rows[0].ends_with("MiB | 1.000× |"), "{out}");
     assert!(
         rows[1].contains("| 17 |") && rows[1].contains("MiB |"),
@@ -188,6 +189,9 @@ fn bench_prints_the_table_and_json() {
     assert_eq!(s[1]["name"], "skip");
     assert_eq!(s[1]["block_applications"], 17);
     assert!(s[1]["peak_extra_heap_bytes"].as_u64().unwrap() > 0);
+    // Every schedule decodes; the identity's figure is the headline decode figure.
+    assert!(s[1]["decode_tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(s[0]["decode_tokens_per_s"], v["decode"]["tokens_per_s"]);
     // The model's weights live on the heap: hundreds of MiB for SmolLM2 in f32.
     assert!(v["model_heap_bytes"].as_u64().unwrap() > 100 << 20, "{v}");
     // Nothing is faster than doing nothing: the empty schedule costs less than 30 blocks.

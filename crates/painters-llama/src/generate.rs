@@ -4,7 +4,7 @@
 //! every block occurrence reading its own slot (or the pooled slot, under `KvMode::PaperAveraged`).
 
 use burn::tensor::Tensor;
-use painters::exec::Transformer;
+use painters::exec::{ExecOptions, Transformer};
 use painters::{KvCache, Plan};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -35,6 +35,8 @@ pub struct GenerateOptions {
     pub eos_ids: Vec<u32>,
     /// Keep each step's last-position logits (tests and analysis; costs vocab floats per step).
     pub keep_logits: bool,
+    /// How the plan's steps run (e.g. parallel steps batched), for the prompt and every new token.
+    pub exec: ExecOptions,
 }
 
 impl Default for GenerateOptions {
@@ -44,6 +46,7 @@ impl Default for GenerateOptions {
             sampling: Sampling::Greedy,
             eos_ids: Vec::new(),
             keep_logits: false,
+            exec: ExecOptions::default(),
         }
     }
 }
@@ -100,7 +103,7 @@ pub fn generate(
     };
     let mut input = LlamaInput::new(&[prompt.to_vec()])?;
     for _ in 0..opts.max_new_tokens {
-        let logits = model.forward(plan, &input, Some(&mut cache), &mut ())?;
+        let logits = model.forward_with(plan, &input, Some(&mut cache), &mut (), opts.exec)?;
         let row = last_logits(logits)?;
         let next = choose(&row, opts.sampling, rng.as_mut());
         if opts.keep_logits {

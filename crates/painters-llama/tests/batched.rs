@@ -297,3 +297,44 @@ fn the_stacked_weight_budget_evicts_and_falls_back() {
         6 * four / 4
     );
 }
+
+#[test]
+fn generation_runs_batched_when_asked_and_agrees() {
+    use painters_llama::generate::{GenerateOptions, generate};
+    let model = tiny();
+    let prompt = [17, 200, 3, 45, 99];
+    for text in ["0, par(1..=4), 5", "0, par(1..=4)x3, 5"] {
+        let p = plan(text, KvMode::Exact);
+        let run = |exec| {
+            let opts = GenerateOptions {
+                max_new_tokens: 6,
+                keep_logits: true,
+                exec,
+                ..Default::default()
+            };
+            generate(&model, &p, &prompt, &opts, |_| false).unwrap()
+        };
+        model.clear_stacked_weights();
+        let seq = run(ExecOptions::sequential());
+        assert_eq!(
+            model.stacked_groups(),
+            0,
+            "{text}: sequential stacks nothing"
+        );
+        let bat = run(ExecOptions::batched());
+        assert_eq!(
+            model.stacked_groups(),
+            1,
+            "{text}: the options reached the executor"
+        );
+        assert_eq!(bat.new_ids, seq.new_ids, "{text}");
+        for (step, (b, s)) in bat.step_logits.iter().zip(&seq.step_logits).enumerate() {
+            let d = b
+                .iter()
+                .zip(s)
+                .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+                .fold(0.0, f32::max);
+            assert!(d <= TOL, "{text}: step {step} logits differ by {d}");
+        }
+    }
+}

@@ -77,6 +77,8 @@ struct Row {
     name: String,
     schedule: LayerSchedule,
     forward: Duration,
+    /// Greedy decode, 16-token prompt + 32 new tokens: median time and new tokens per second.
+    decode: (Duration, f64),
     blocks: usize,
     peak: Option<usize>,
 }
@@ -262,6 +264,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
         })
         .unwrap_or_default();
     paired.sort_by(f64::total_cmp);
+    // Decoding under each schedule: one token at a time is where a parallel step's members are
+    // most latency-bound, so batching them shows here if anywhere.
+    let mut decodes = Vec::with_capacity(plans.len());
+    for (name, (_, plan, options)) in names.iter().zip(&plans) {
+        eprintln!("bench: {name}: greedy decode 16+32");
+        decodes.push(
+            perf::decode_tokens_per_s(&model, plan, *options, (16, 32), warmup, repeats)
+                .map_err(llama)?,
+        );
+    }
     let stacked = model.stacked_weight_bytes();
     model.clear_stacked_weights();
     let rows: Vec<Row> = names
@@ -269,13 +281,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .zip(plans)
         .zip(peaks)
         .zip(&samples)
-        .map(|(((name, (schedule, plan, _)), peak), times)| Row {
-            name: name.to_string(),
-            blocks: plan.stats().block_applications,
-            schedule,
-            forward: perf::median(times),
-            peak,
-        })
+        .zip(decodes)
+        .map(
+            |((((name, (schedule, plan, _)), peak), times), decode)| Row {
+                name: name.to_string(),
+                blocks: plan.stats().block_applications,
+                schedule,
+                forward: perf::median(times),
+                decode,
+                peak,
+            },
+        )
         .collect();
     let through_plan = rows.first().map_or(Duration::ZERO, |r| r.forward);
     let executor_overhead = paired
@@ -292,9 +308,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     eprintln!("bench: identity forward 8x128");
     let forward8 =
         perf::time_forward(&model, &identity, &x8, seq, warmup, repeats).map_err(llama)?;
-    eprintln!("bench: identity greedy decode 16+32");
-    let (decode, tok_s) =
-        perf::decode_tokens_per_s(&model, &identity, 16, 32, warmup, repeats).map_err(llama)?;
+    let (decode, tok_s) = rows.first().map_or((Duration::ZERO, 0.0), |r| r.decode);
     let long = if args.long_prompt > 0 {
         eprintln!(
             "bench: identity greedy decode {}+{LONG_NEW}",
@@ -304,8 +318,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             perf::decode_tokens_per_s(
                 &model,
                 &identity,
-                args.long_prompt,
-                LONG_NEW,
+                seq,
+                (args.long_prompt, LONG_NEW),
                 warmup,
                 repeats,
             )
@@ -390,21 +404,23 @@ pub fn run(args: Args) -> Result<(), CliError> {
         "| embedding + head only (empty schedule), 1×128 | {:.1} ms | fixed cost of every schedule |\n\n",
         ms(fixed)
     ));
-    out.push_str("| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | same, net of embedding + head | peak extra heap | peak heap vs identity |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| schedule | forward 1×128 | vs identity | block applications | time per block vs identity | same, net of embedding + head | decode 16+32 | decode vs identity | peak extra heap | peak heap vs identity |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     for r in &rows {
         let peak = r
             .peak
             .map_or("n/a".to_string(), |p| format!("{:.1} MiB", mib(p)));
         let peak_rel = peak_vs_identity(r).map_or("n/a".to_string(), |x| format!("{x:.3}×"));
         out.push_str(&format!(
-            "| {} | {:.1} ms | {:.2}× | {} | {:.2}× | {:.2}× | {peak} | {peak_rel} |\n",
+            "| {} | {:.1} ms | {:.2}× | {} | {:.2}× | {:.2}× | {:.1} tok/s | {:.2}× | {peak} | {peak_rel} |\n",
             r.name,
             ms(r.forward),
             rel(r.forward),
             r.blocks,
             per_block(r),
-            net_per_block(r)
+            net_per_block(r),
+            r.decode.1,
+            r.decode.0.as_secs_f64() / decode.as_secs_f64().max(1e-12)
         ));
     }
     out.push('\n');
@@ -437,6 +453,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
                     "block_applications": r.blocks,
                     "relative_time_per_block": per_block(r),
                     "relative_time_per_block_net_of_fixed": net_per_block(r),
+                    "decode_16_32_ms": ms(r.decode.0),
+                    "decode_tokens_per_s": r.decode.1,
                     "peak_heap_relative_to_identity": peak_vs_identity(r),
                     "peak_extra_heap_bytes": r.peak,
                 })

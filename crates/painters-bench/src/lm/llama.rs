@@ -351,6 +351,7 @@ impl LanguageModel for LlamaLm<'_> {
             sampling: Sampling::Greedy,
             eos_ids: self.model.config().eos_token_ids.clone(),
             keep_logits: false,
+            ..Default::default()
         };
         let mut g = generate(self.model, self.plan, prompt, &opts, |ids| stop(ids))?;
         if g.new_ids.last().is_some_and(|t| opts.eos_ids.contains(t)) {
