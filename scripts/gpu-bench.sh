@@ -45,7 +45,7 @@ step() { # step NAME SECONDS COMMAND...: run, log, keep the first failure
   echo "== machine"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || status=1
   nproc
-  ldconfig -p | grep -q 'libvulkan.so.1' || echo "no libvulkan.so.1: wgpu cannot reach the GPU (apt-get install libvulkan1)"
+  ldconfig -p | grep 'libvulkan.so.1' >/dev/null || echo "no libvulkan.so.1: wgpu cannot reach the GPU (apt-get install libvulkan1)"
   ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>/dev/null
   "$bin" --version || status=1
 
