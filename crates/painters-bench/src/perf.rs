@@ -177,8 +177,9 @@ pub fn time_forward(
     time_median(warmup, repeats, || forward_once(model, plan, x, options))
 }
 
-/// Greedy decoding with a KV cache: a `prompt_len`-token prompt then `new_tokens` generated ones
-/// (no EOS stop). Returns the median time of the whole generation and the new tokens per second.
+/// Greedy decoding with a KV cache, the plan's steps run as `options` says: a `prompt_len`-token
+/// prompt then `new_tokens` generated ones (no EOS stop). Returns the median time of the whole
+/// generation and the new tokens per second.
 pub fn decode_tokens_per_s(
     model: &LlamaModel,
     plan: &Plan,
