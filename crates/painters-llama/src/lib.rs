@@ -18,5 +18,6 @@ pub mod tokenizer;
 pub use config::{ConfigError, LlamaConfig, RopeScaling};
 pub use load::{GgufSource, load_tokenizer};
 pub use model::{
-    DEFAULT_QUERY_CHUNK, LlamaBlock, LlamaContext, LlamaError, LlamaInput, LlamaModel,
+    DEFAULT_QUERY_CHUNK, HEAD_SPLIT_ROWS, LlamaBlock, LlamaContext, LlamaError, LlamaInput,
+    LlamaModel, PROJECTION_SPLIT_MIN_ROWS,
 };

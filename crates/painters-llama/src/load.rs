@@ -192,6 +192,7 @@ impl LlamaModel {
             stacked: Default::default(),
             query_chunk: Some(crate::model::DEFAULT_QUERY_CHUNK),
             batch_split: crate::model::host_device(device),
+            projection_split: crate::model::host_device(device),
         })
     }
 }

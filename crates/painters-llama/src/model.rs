@@ -3,16 +3,17 @@
 //!
 //! Projections are fused at load time (Q/K/V into one `[d, (h + 2·kv)·hd]` matrix, gate/up into one
 //! `[d, 2·ffn]`), and stored transposed so that every projection is one `x · W` without a transpose
-//! per call.
+//! per call. On CPU devices a fused projection of enough rows runs as its two column parts on two
+//! threads at once instead ([`LlamaModel::set_projection_split`]).
 //!
 //! A parallel step whose branches are single blocks runs as one batched computation over the
 //! members' stacked weights (see the `batched` module; cached on the model, built on first use).
 
 mod batched;
+mod swiglu;
 
 use std::sync::Arc;
 
-use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
@@ -61,6 +62,12 @@ pub struct LlamaContext {
     stacked: Arc<batched::StackedCache>,
     /// Address and length of the model's block slice: the stacked weights are keyed by indices into it.
     blocks_at: (usize, usize),
+    /// Run the two column parts of the fused projections on rayon's threads
+    /// ([`LlamaModel::set_projection_split`]; on CPU devices, for enough rows).
+    split_projections: bool,
+    /// Compute SwiGLU in one pass over the host buffers ([`LlamaModel::set_projection_split`]; on
+    /// CPU devices, at any row count, so that split and whole batches compute the same numbers).
+    host_swiglu: bool,
 }
 
 impl LlamaContext {
@@ -87,6 +94,24 @@ fn project(x: Tensor<3>, w: &Tensor<2>) -> Tensor<3> {
     let [b, s, i] = x.dims();
     let o = w.dims()[1];
     x.reshape([b * s, i]).matmul(w.clone()).reshape([b, s, o])
+}
+
+/// `x · W[:, ..cut]` and `x · W[:, cut..]` for `x: [b, s, i]`, `W: [i, o]`: the two parts of a fused
+/// projection (queries | keys and values, gate | up), each contiguous.
+///
+/// With `threads`, the parts are two GEMMs on rayon's threads at once, reading the weight's columns
+/// in place. Why: burn-flex hands every product to `gemm`, which threads 128-row products of these
+/// shapes poorly (on 2 cores, 128×576×960: 1.12 ms as one GEMM, 0.82 ms as two parts at once;
+/// 128×576×3072: 2.80 vs 2.43 ms). Without, one fused GEMM, which GPU backends prefer.
+fn project_parts(x: Tensor<3>, w: &Tensor<2>, cut: usize, threads: bool) -> (Tensor<3>, Tensor<3>) {
+    let rest = w.dims()[1] - cut;
+    if threads {
+        let part = |start: usize, len: usize| project(x.clone(), &w.clone().narrow(1, start, len));
+        rayon::join(|| part(0, cut), || part(cut, rest))
+    } else {
+        let y = project(x, w);
+        (y.clone().narrow(2, 0, cut), y.narrow(2, cut, rest))
+    }
 }
 
 /// HF `apply_rotary_pos_emb`: `x·cos + rotate_half(x)·sin`, with `rotate_half(x) = [−x₂, x₁]`.
@@ -199,16 +224,12 @@ impl Block for LlamaBlock {
         } = self.dims;
         let [b, s, d] = x.dims();
         let h = rms_norm(x.clone(), &self.attn_norm, self.dims.eps);
-        let qkv = project(h, &self.w_qkv);
-        let split = |start: usize, n: usize| {
-            qkv.clone()
-                .narrow(2, start * hd, n * hd)
-                .reshape([b, s, n, hd])
-                .swap_dims(1, 2)
-        };
-        let q = rope(split(0, heads), &ctx.cos, &ctx.sin);
-        let k = rope(split(heads, kv_heads), &ctx.cos, &ctx.sin);
-        let v = split(heads + kv_heads, kv_heads);
+        let (q, kv) = project_parts(h, &self.w_qkv, heads * hd, ctx.split_projections);
+        let heads_of = |t: Tensor<3>, n: usize| t.reshape([b, s, n, hd]).swap_dims(1, 2);
+        let q = rope(heads_of(q, heads), &ctx.cos, &ctx.sin);
+        let k = kv.clone().narrow(2, 0, kv_heads * hd);
+        let k = rope(heads_of(k, kv_heads), &ctx.cos, &ctx.sin);
+        let v = heads_of(kv.narrow(2, kv_heads * hd, kv_heads * hd), kv_heads);
         let (k_all, v_all) = match past {
             Some(p) => (
                 Tensor::cat(vec![p.key(), k.clone()], 2),
@@ -220,9 +241,8 @@ impl Block for LlamaBlock {
         let attn = ctx_out.swap_dims(1, 2).reshape([b, s, heads * hd]);
         let x = x + project(attn, &self.w_o);
         let h = rms_norm(x.clone(), &self.mlp_norm, self.dims.eps);
-        let gu = project(h, &self.w_gate_up);
-        let ffn = self.dims.ffn;
-        let act = silu(gu.clone().narrow(2, 0, ffn)) * gu.narrow(2, ffn, ffn);
+        let (gate, up) = project_parts(h, &self.w_gate_up, self.dims.ffn, ctx.split_projections);
+        let act = swiglu::swiglu(gate, up, ctx.host_swiglu);
         let out = x + project(act, &self.w_down);
         debug_assert_eq!(out.dims(), [b, s, d]);
         BlockOutput {
@@ -375,6 +395,9 @@ pub struct LlamaModel {
     pub(crate) query_chunk: Option<usize>,
     /// Run the rows of a batch without a KV cache as row groups on rayon's threads at once.
     pub(crate) batch_split: bool,
+    /// Run the two parts of each fused projection, and the head's vocabulary slices, on rayon's
+    /// threads at once ([`LlamaModel::set_projection_split`]).
+    pub(crate) projection_split: bool,
 }
 
 /// Whether `device` computes on the calling thread (burn's CPU backends), where splitting a batch
@@ -385,6 +408,15 @@ pub(crate) fn host_device(device: &Device) -> bool {
     let name = format!("{device:?}");
     name.contains("Flex(") || name.contains("NdArray(")
 }
+
+/// Rows (batch × new positions) from which a forward call splits its fused projections: below
+/// it, the GEMMs are too small for a second thread to pay for its wake-up (a decoded token ran 7%
+/// slower with them split).
+pub const PROJECTION_SPLIT_MIN_ROWS: usize = 32;
+
+/// Rows from which the head runs as one GEMM even with the projection split on: at 1024 rows
+/// `gemm` threads the head well by itself, and slicing it would add a copy of every logit.
+pub const HEAD_SPLIT_ROWS: usize = 512;
 
 /// Default query positions per attention call: long prompts (wikitext's 8192-token windows) skip
 /// the masked upper triangle of attention, short ones (up to 256 new tokens) run in one call.
@@ -448,6 +480,16 @@ impl LlamaModel {
     /// not results (beyond float rounding): rows never interact in a forward pass without a cache.
     pub fn set_batch_split(&mut self, on: bool) {
         self.batch_split = on;
+    }
+
+    /// Run the two column parts of each fused projection (queries | keys and values, gate | up) as
+    /// two GEMMs on rayon's threads at once in forward calls of at least
+    /// [`PROJECTION_SPLIT_MIN_ROWS`] rows, the head in vocabulary slices (see
+    /// [`LlamaModel::logits`]), and SwiGLU as one threaded pass over the host buffers: the default
+    /// on CPU devices. Off: one GEMM each and burn's own `silu`. Changes speed, not results (beyond
+    /// float rounding).
+    pub fn set_projection_split(&mut self, on: bool) {
+        self.projection_split = on;
     }
 
     /// How many row groups a forward pass of `batch` rows without a KV cache runs in at once: one
@@ -586,18 +628,39 @@ impl LlamaModel {
     }
 
     /// Logits `[b, s, vocab]` from the final norm's output.
+    ///
+    /// On CPU devices with the projection split on ([`LlamaModel::set_projection_split`]), fewer
+    /// than [`HEAD_SPLIT_ROWS`] rows meet the head in vocabulary slices, one GEMM per rayon thread
+    /// at once: SmolLM2's tied 576 × 49152 head took 61 ms at 128 rows as one GEMM and 46 ms in
+    /// two slices (5.4 and 3.5 ms for one decoded token). Larger products thread well by themselves.
     pub fn logits(&self, normed: Tensor<3>) -> Tensor<3> {
-        match &self.head {
-            Some(w) => project(normed, w),
-            None => {
-                let [b, s, d] = normed.dims();
-                let v = self.config.vocab_size;
-                normed
-                    .reshape([b * s, d])
-                    .matmul(self.embed.clone().transpose())
-                    .reshape([b, s, v])
-            }
-        }
+        let [b, s, d] = normed.dims();
+        let vocab = self.config.vocab_size;
+        // Columns `start..start + len` of the `[d, vocab]` head.
+        let head = |start: usize, len: usize| match &self.head {
+            Some(w) => w.clone().narrow(1, start, len),
+            None => self.embed.clone().narrow(0, start, len).transpose(),
+        };
+        let x = normed.reshape([b * s, d]);
+        let parts = if self.projection_split && b * s < HEAD_SPLIT_ROWS {
+            rayon::current_num_threads().clamp(1, vocab.max(1))
+        } else {
+            1
+        };
+        let y = if parts <= 1 {
+            x.matmul(head(0, vocab))
+        } else {
+            use rayon::prelude::*;
+            let slices: Vec<Tensor<2>> = (0..parts)
+                .into_par_iter()
+                .map(|i| {
+                    let (start, end) = (vocab * i / parts, vocab * (i + 1) / parts);
+                    x.clone().matmul(head(start, end - start))
+                })
+                .collect();
+            Tensor::cat(slices, 1)
+        };
+        y.reshape([b, s, vocab])
     }
 
     /// The final RMSNorm.
@@ -647,6 +710,8 @@ impl Transformer for LlamaModel {
                 chunks,
                 stacked: self.stacked.clone(),
                 blocks_at: (self.blocks.as_ptr() as usize, self.blocks.len()),
+                split_projections: self.projection_split && b * s >= PROJECTION_SPLIT_MIN_ROWS,
+                host_swiglu: self.projection_split,
             },
         ))
     }

@@ -1,7 +1,10 @@
-//! Batches split into row groups on rayon's threads (`LlamaModel::batch_parts`) against one
-//! computation over the whole batch, on the tiny fixture Llama: logits and last hidden states of
+//! Work split across rayon's threads against one computation, on the tiny fixture Llama.
+//!
+//! Batches split into row groups (`LlamaModel::batch_parts`): logits and last hidden states of
 //! padded batches of uneven row counts, under schedules with repeats and parallel steps, agree
-//! within 1e-5; a cache or an observer keeps the batch whole.
+//! within 1e-5 with whole batches; a cache or an observer keeps the batch whole. Fused projections
+//! run as two column parts at once (`LlamaModel::set_projection_split`) agree with one GEMM, with
+//! and without a cache.
 
 use std::path::PathBuf;
 
@@ -195,4 +198,58 @@ fn continuations_after_a_shared_prefix_split_like_whole_batches() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("holds 2 rows"), "{e}");
+}
+
+/// The two column parts of each fused projection (Q | KV, gate | up) on two threads give what one
+/// GEMM gives: a padded prompt, then cached one-token steps, under a schedule with repeats and a
+/// parallel step (sequential and batched).
+#[test]
+fn split_projections_equal_fused_projections() {
+    let mut split = tiny();
+    split.set_projection_split(true);
+    split.set_batch_split(false);
+    let mut fused = tiny();
+    fused.set_projection_split(false);
+    fused.set_batch_split(false);
+    let input = padded_rows();
+    for text in ["0..=5", "0, 1x3, par(2, 3, 4)x2, 5"] {
+        let s: LayerSchedule = text.parse().unwrap();
+        let plan = Plan::compile(&s, 6, KvMode::Exact).unwrap();
+        for options in [ExecOptions::sequential(), ExecOptions::batched()] {
+            pool(2).install(|| {
+                let mut ca = KvCache::for_plan(&plan);
+                let mut cb = KvCache::for_plan(&plan);
+                let a = split
+                    .forward_with(&plan, &input, Some(&mut ca), &mut (), options)
+                    .unwrap();
+                let b = fused
+                    .forward_with(&plan, &input, Some(&mut cb), &mut (), options)
+                    .unwrap();
+                let d = max_diff(a, b);
+                assert!(d < 1e-5, "{text}: prompt logits differ by {d}");
+                let mut masks: Vec<Vec<u8>> = input
+                    .attention_mask
+                    .clone()
+                    .unwrap()
+                    .chunks(input.seq)
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                for step in 0..3u32 {
+                    let ids: Vec<Vec<u32>> =
+                        (0..5u32).map(|r| vec![(r * 31 + step * 7) % 256]).collect();
+                    let mut next = LlamaInput::new(&ids).unwrap();
+                    masks.iter_mut().for_each(|m| m.push(1));
+                    next.attention_mask = Some(masks.concat());
+                    let a = split
+                        .forward_with(&plan, &next, Some(&mut ca), &mut (), options)
+                        .unwrap();
+                    let b = fused
+                        .forward_with(&plan, &next, Some(&mut cb), &mut (), options)
+                        .unwrap();
+                    let d = max_diff(a, b);
+                    assert!(d < 1e-5, "{text}: step {step} logits differ by {d}");
+                }
+            });
+        }
+    }
 }

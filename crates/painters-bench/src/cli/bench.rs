@@ -67,6 +67,10 @@ pub struct Args {
     /// the 8×128 forward has more than one row); to measure what the split buys.
     #[arg(long)]
     no_batch_split: bool,
+    /// Run each fused projection (Q|KV, gate|up) as one GEMM instead of its two parts on two CPU
+    /// threads at once; to measure what the split buys.
+    #[arg(long)]
+    no_projection_split: bool,
 }
 
 /// New tokens of the long-context decode figure.
@@ -164,6 +168,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     })?;
     if args.no_batch_split {
         model.set_batch_split(false);
+    }
+    if args.no_projection_split {
+        model.set_projection_split(false);
     }
     let batch_parts = model.batch_parts(8);
     let layers = model.num_blocks();
@@ -360,8 +367,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
     out.push_str(&format!("Command: `{command}`\n\n"));
     out.push_str(&format!(
         "Machine: {machine}; device {}; {build} build of painters; batches of 8 run in {batch_parts} \
-         row group(s)\n\n",
-        args.device
+         row group(s); fused projections {}\n\n",
+        args.device,
+        if args.no_projection_split {
+            "as one GEMM"
+        } else {
+            "in two parts at once on CPU"
+        }
     ));
     out.push_str(&format!(
         "Model: {} ({layers} blocks); medians of {repeats} runs after {warmup} warm-up; N = {}, loops = {}\n\n",
@@ -466,6 +478,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "device": args.device,
             "build": build,
             "batch_parts_of_8": batch_parts,
+            "projection_split": !args.no_projection_split,
             "model": path.display().to_string(),
             "layers": layers,
             "repeats": repeats,

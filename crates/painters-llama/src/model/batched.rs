@@ -14,7 +14,6 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::silu;
 use painters::KvState;
 use painters::exec::BlockOutput;
 
@@ -246,7 +245,11 @@ pub(crate) fn forward_group(
     let x = x + attn.matmul(st.w_o.clone());
     let h = rms_scale(x.clone(), eps).mul(st.mlp_norm.clone());
     let gu = h.matmul(st.w_gate_up.clone());
-    let act = silu(gu.clone().narrow(2, 0, ffn)) * gu.narrow(2, ffn, ffn);
+    let act = super::swiglu::swiglu(
+        gu.clone().narrow(2, 0, ffn),
+        gu.narrow(2, ffn, ffn),
+        ctx.host_swiglu,
+    );
     let out = x + act.matmul(st.w_down.clone());
     Some(
         (0..k)
