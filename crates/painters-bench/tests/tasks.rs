@@ -49,6 +49,7 @@ fn every_task_reads_its_real_data() {
         ("hellaswag", 10042),
         ("winogrande", 1267),
         ("gsm8k", 1319),
+        ("gsm8k_ll", 1319),
         ("wikitext", 62),
     ];
     assert_eq!(want.len(), tasks::NAMES.len());
@@ -364,4 +365,76 @@ fn bad_data_names_file_and_line() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("no data for task `arc_easy`"), "{e}");
+}
+
+#[test]
+fn gsm8k_ll_scores_the_gold_solution_and_its_final_number() {
+    let generate = load("gsm8k", &data_dir(), Some(3)).unwrap();
+    let l = load("gsm8k_ll", &data_dir(), Some(3)).unwrap();
+    assert_eq!(l.total, generate.total);
+    for (g, d) in generate.docs.iter().zip(&l.docs) {
+        let Request::GenerateUntil { context, .. } = &g.requests[0] else {
+            panic!("gsm8k generates")
+        };
+        let answer = d.fields["answer"].as_str().unwrap();
+        let [
+            Request::Loglikelihood {
+                context: c1,
+                continuation: solution,
+            },
+            Request::Loglikelihood {
+                context: c2,
+                continuation: number,
+            },
+        ] = &d.requests[..]
+        else {
+            panic!("two loglikelihood requests: {:?}", d.requests)
+        };
+        assert_eq!(c1, context, "the same prompt and exemplars as gsm8k");
+        assert_eq!(solution, &format!(" {answer}"));
+        assert!(c2.starts_with(&format!("{context} ")) && c2.ends_with("#### "));
+        assert_eq!(format!("{}{number}", &c2[context.len() + 1..]), answer);
+    }
+    // Every test answer ends in "#### N".
+    assert_eq!(
+        load("gsm8k_ll", &data_dir(), None).unwrap().docs.len(),
+        1319
+    );
+    // Test line 1: Janet's ducks, "#### 18".
+    assert_eq!(l.docs[0].fields["target"], "18");
+    let Gold::Counts { words, .. } = l.docs[0].gold else {
+        panic!("word counts")
+    };
+    let task = tasks::by_name("gsm8k_ll").unwrap();
+    let o = task.process(&l.docs[0], &[ll(-30.0), ll(-0.5)]);
+    assert_eq!(o.metrics[0], ("none", "acc", Item::new(1.0)));
+    assert_eq!(
+        o.metrics[1],
+        (
+            "none",
+            "word_perplexity",
+            Item::weighted(-30.0, words as f64)
+        )
+    );
+    let o = task.process(&l.docs[0], &[ll(-30.0), ll(-2.0)]);
+    assert_eq!(o.metrics[0].2, Item::new(0.0), "not greedy: wrong number");
+    // An answer without "#### N" is an error naming its line.
+    let ok = r#"{"question":"q","answer":"2 + 2 = 4\n#### 4"}"#;
+    let dir = scratch(
+        "gsm8k-ll",
+        &[
+            ("gsm8k/train.jsonl", &format!("{ok}\n{ok}\n")),
+            (
+                "gsm8k/test.jsonl",
+                &format!("{ok}\n{}\n", r#"{"question":"q","answer":"4"}"#),
+            ),
+        ],
+    );
+    let e = load("gsm8k_ll", &dir, None).err().unwrap().to_string();
+    assert!(e.contains("test.jsonl:2:") && e.contains("#### N"), "{e}");
+    assert_eq!(
+        gsm8k::split_answer("a\n#### 1,200"),
+        Some(("a\n#### ", "1,200"))
+    );
+    assert_eq!(gsm8k::split_answer("a\n#### "), None);
 }

@@ -11,6 +11,7 @@
 //! | `winogrande` | `acc,none` | 0.5 (two options) |
 //! | `lambada_openai` | `acc,none` | 0 (open vocabulary) |
 //! | `gsm8k` | `exact_match,strict-match` | 0 |
+//! | `gsm8k_ll` (painters' own) | `acc,none` | 0 |
 //!
 //! Tasks without a default (`wikitext`: perplexities have no guessing floor) are left out of the
 //! median unless both a metric and a floor are configured for them.
@@ -93,6 +94,7 @@ pub fn default_norm(task: &str) -> Option<TaskNorm> {
         "winogrande" => ("acc,none", 0.5),
         "lambada_openai" => ("acc,none", 0.0),
         "gsm8k" => ("exact_match,strict-match", 0.0),
+        "gsm8k_ll" => ("acc,none", 0.0),
         _ => return None,
     };
     Some(TaskNorm {

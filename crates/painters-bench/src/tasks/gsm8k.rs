@@ -118,6 +118,47 @@ fn qa(row: &Row) -> Result<(String, String), DataError> {
     ))
 }
 
+/// The test documents with their few-shot prompts (the same exemplars for every task built on
+/// GSM8K): `doc(row, id, prompt, question, answer)` makes each document.
+fn load_docs(
+    data_dir: &Path,
+    limit: Option<usize>,
+    num_fewshot: usize,
+    doc: impl Fn(&Row, usize, String, &str, &str) -> Result<Doc, DataError>,
+) -> Result<Loaded, DataError> {
+    let test_path = find_file(
+        "gsm8k",
+        data_dir,
+        &["gsm8k/test.jsonl", "gsm8k/test.jsonl.gz"],
+    )?;
+    let train_path = find_file(
+        "gsm8k",
+        data_dir,
+        &["gsm8k/train.jsonl", "gsm8k/train.jsonl.gz"],
+    )?;
+    let train = read_jsonl(&train_path)?
+        .iter()
+        .map(qa)
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = read_jsonl(&test_path)?;
+    let total = rows.len();
+    let mut rng = PythonRandom::new(FEWSHOT_SEED);
+    let mut docs = Vec::new();
+    for (id, row) in take(rows, limit).iter().enumerate() {
+        let (q, answer) = qa(row)?;
+        let shots: Vec<(&str, &str)> = python_sample(&mut rng, train.len(), num_fewshot)
+            .into_iter()
+            .map(|i| (train[i].0.as_str(), train[i].1.as_str()))
+            .collect();
+        docs.push(doc(row, id, prompt(&shots, &q), &q, &answer)?);
+    }
+    Ok(Loaded {
+        path: test_path,
+        total,
+        docs,
+    })
+}
+
 impl Task for Gsm8k {
     fn info(&self) -> TaskInfo {
         TaskInfo {
@@ -146,47 +187,24 @@ impl Task for Gsm8k {
     }
 
     fn load(&self, data_dir: &Path, limit: Option<usize>) -> Result<Loaded, DataError> {
-        let test_path = find_file(
-            "gsm8k",
+        load_docs(
             data_dir,
-            &["gsm8k/test.jsonl", "gsm8k/test.jsonl.gz"],
-        )?;
-        let train_path = find_file(
-            "gsm8k",
-            data_dir,
-            &["gsm8k/train.jsonl", "gsm8k/train.jsonl.gz"],
-        )?;
-        let train = read_jsonl(&train_path)?
-            .iter()
-            .map(qa)
-            .collect::<Result<Vec<_>, _>>()?;
-        let rows = read_jsonl(&test_path)?;
-        let total = rows.len();
-        let mut rng = PythonRandom::new(FEWSHOT_SEED);
-        let mut docs = Vec::new();
-        for (id, row) in take(rows, limit).iter().enumerate() {
-            let (q, answer) = qa(row)?;
-            let shots: Vec<(&str, &str)> = python_sample(&mut rng, train.len(), self.num_fewshot)
-                .into_iter()
-                .map(|i| (train[i].0.as_str(), train[i].1.as_str()))
-                .collect();
-            docs.push(Doc {
-                id,
-                line: row.line,
-                requests: vec![Request::GenerateUntil {
-                    context: prompt(&shots, &q),
-                    until: STOP.map(String::from).to_vec(),
-                    max_gen_toks: MAX_GEN_TOKS,
-                }],
-                gold: Gold::Answer(answer.clone()),
-                fields: json!({"question": q, "answer": answer}),
-            });
-        }
-        Ok(Loaded {
-            path: test_path,
-            total,
-            docs,
-        })
+            limit,
+            self.num_fewshot,
+            |row, id, context, q, answer| {
+                Ok(Doc {
+                    id,
+                    line: row.line,
+                    requests: vec![Request::GenerateUntil {
+                        context,
+                        until: STOP.map(String::from).to_vec(),
+                        max_gen_toks: MAX_GEN_TOKS,
+                    }],
+                    gold: Gold::Answer(answer.to_string()),
+                    fields: json!({"question": q, "answer": answer}),
+                })
+            },
+        )
     }
 
     fn process(&self, doc: &Doc, responses: &[Response]) -> Outcome {
@@ -206,6 +224,120 @@ impl Task for Gsm8k {
                 ("flexible-extract", "exact_match", score(&flexible)),
             ],
             filtered: json!({"strict-match": strict, "flexible-extract": flexible}),
+        }
+    }
+}
+
+/// `gsm8k_ll`: GSM8K scored by log-likelihood, for models too small to solve it by generation
+/// (SmolLM2-135M's `gsm8k` exact match is 0.00–0.01, so no schedule can be seen to lose anything
+/// there). Not an lm-eval task; painters' own. Same documents and 5-shot prompts as `gsm8k`. Two
+/// requests per document:
+///
+/// * the gold solution after the prompt (`" " + answer`): `word_perplexity` of it, per
+///   whitespace-separated word of the solution, how well the schedule still follows worked
+///   arithmetic;
+/// * the final number after the prompt and the gold reasoning up to `"#### "`: `acc` is whether
+///   greedy decoding gives exactly that number, i.e. whether the schedule still carries the
+///   reasoning's result to the answer.
+pub struct Gsm8kLl {
+    pub num_fewshot: usize,
+}
+
+impl Default for Gsm8kLl {
+    fn default() -> Self {
+        Gsm8kLl { num_fewshot: 5 }
+    }
+}
+
+/// The gold answer cut before its final number: `("reasoning…\n#### ", "72")`. None when the
+/// answer has no `"#### "` marker or nothing after it.
+pub fn split_answer(answer: &str) -> Option<(&str, &str)> {
+    let at = answer.rfind("#### ")? + "#### ".len();
+    let (reasoning, number) = answer.split_at(at);
+    (!number.trim().is_empty()).then_some((reasoning, number))
+}
+
+impl Task for Gsm8kLl {
+    fn info(&self) -> TaskInfo {
+        TaskInfo {
+            name: "gsm8k_ll",
+            version: 1.0,
+            output_type: "loglikelihood",
+            num_fewshot: self.num_fewshot,
+            filters: vec!["none"],
+            metrics: vec![
+                MetricSpec::new("acc", Aggregation::Mean, true),
+                MetricSpec::new("word_perplexity", Aggregation::WeightedPerplexity, false),
+            ],
+            config: json!({
+                "doc_to_text": "Question: {{question}}\\nAnswer:",
+                "doc_to_target": "{{answer}}",
+                "fewshot_split": "train",
+                "fewshot_config": {"sampler": "default", "seed": FEWSHOT_SEED},
+                "target_delimiter": " ",
+                "fewshot_delimiter": "\n\n",
+                "requests": [
+                    "loglikelihood(prompt, ' ' + answer): word_perplexity",
+                    "loglikelihood(prompt + ' ' + answer up to '#### ', final number): acc (greedy)",
+                ],
+                "test_split": "test",
+            }),
+        }
+    }
+
+    fn load(&self, data_dir: &Path, limit: Option<usize>) -> Result<Loaded, DataError> {
+        load_docs(
+            data_dir,
+            limit,
+            self.num_fewshot,
+            |row, id, context, q, answer| {
+                let (reasoning, number) =
+                    split_answer(answer).ok_or_else(|| DataError::Invalid {
+                        path: row.path.to_path_buf(),
+                        line: row.line,
+                        message:
+                            "field `answer` has no final \"#### N\" (gsm8k_ll scores that number)"
+                                .into(),
+                    })?;
+                Ok(Doc {
+                    id,
+                    line: row.line,
+                    requests: vec![
+                        Request::Loglikelihood {
+                            context: context.clone(),
+                            continuation: format!(" {answer}"),
+                        },
+                        Request::Loglikelihood {
+                            context: format!("{context} {reasoning}"),
+                            continuation: number.to_string(),
+                        },
+                    ],
+                    gold: Gold::Counts {
+                        words: answer.split_whitespace().count(),
+                        bytes: answer.len() + 1,
+                    },
+                    fields: json!({"question": q, "answer": answer, "target": number}),
+                })
+            },
+        )
+    }
+
+    fn process(&self, doc: &Doc, responses: &[Response]) -> Outcome {
+        let scored = |i: usize| match responses.get(i) {
+            Some(Response::Loglikelihood(s)) => (s.logprob, s.greedy),
+            _ => (f64::NEG_INFINITY, false),
+        };
+        let ((solution, _), (number, greedy)) = (scored(0), scored(1));
+        let words = match doc.gold {
+            Gold::Counts { words, .. } => words.max(1) as f64,
+            _ => 1.0,
+        };
+        Outcome {
+            metrics: vec![
+                ("none", "acc", Item::new(f64::from(u8::from(greedy)))),
+                ("none", "word_perplexity", Item::weighted(solution, words)),
+            ],
+            filtered: json!([[solution, false], [number, greedy]]),
         }
     }
 }

@@ -118,6 +118,7 @@ pub const NAMES: &[&str] = &[
     "hellaswag",
     "winogrande",
     "gsm8k",
+    "gsm8k_ll",
     "wikitext",
 ];
 
@@ -130,6 +131,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Task>> {
         "hellaswag" => Box::new(hellaswag::HellaSwag),
         "winogrande" => Box::new(winogrande::Winogrande),
         "gsm8k" => Box::new(gsm8k::Gsm8k::default()),
+        "gsm8k_ll" => Box::new(gsm8k::Gsm8kLl::default()),
         "wikitext" => Box::new(wikitext::Wikitext),
         _ => return None,
     })
