@@ -219,13 +219,17 @@ fn split_projections_equal_fused_projections() {
             pool(2).install(|| {
                 let mut ca = KvCache::for_plan(&plan);
                 let mut cb = KvCache::for_plan(&plan);
-                let a = split
-                    .forward_with(&plan, &input, Some(&mut ca), &mut (), options)
-                    .unwrap();
-                let b = fused
-                    .forward_with(&plan, &input, Some(&mut cb), &mut (), options)
-                    .unwrap();
-                let d = max_diff(a, b);
+                // The same call on both models, each with its own cache: their logits' difference.
+                let mut both = |input: &LlamaInput| {
+                    let a = split
+                        .forward_with(&plan, input, Some(&mut ca), &mut (), options)
+                        .unwrap();
+                    let b = fused
+                        .forward_with(&plan, input, Some(&mut cb), &mut (), options)
+                        .unwrap();
+                    max_diff(a, b)
+                };
+                let d = both(&input);
                 assert!(d < 1e-5, "{text}: prompt logits differ by {d}");
                 let mut masks: Vec<Vec<u8>> = input
                     .attention_mask
@@ -240,13 +244,7 @@ fn split_projections_equal_fused_projections() {
                     let mut next = LlamaInput::new(&ids).unwrap();
                     masks.iter_mut().for_each(|m| m.push(1));
                     next.attention_mask = Some(masks.concat());
-                    let a = split
-                        .forward_with(&plan, &next, Some(&mut ca), &mut (), options)
-                        .unwrap();
-                    let b = fused
-                        .forward_with(&plan, &next, Some(&mut cb), &mut (), options)
-                        .unwrap();
-                    let d = max_diff(a, b);
+                    let d = both(&next);
                     assert!(d < 1e-5, "{text}: step {step} logits differ by {d}");
                 }
             });

@@ -118,6 +118,23 @@ fn qa(row: &Row) -> Result<(String, String), DataError> {
     ))
 }
 
+/// The prompt settings every task built on GSM8K shares (lm-eval's gsm8k.yaml), then `config`'s
+/// own entries, in that order.
+fn with_prompt_config(config: serde_json::Value) -> serde_json::Value {
+    let mut merged = json!({
+        "doc_to_text": "Question: {{question}}\\nAnswer:",
+        "doc_to_target": "{{answer}}",
+        "fewshot_split": "train",
+        "fewshot_config": {"sampler": "default", "seed": FEWSHOT_SEED},
+        "target_delimiter": " ",
+        "fewshot_delimiter": "\n\n",
+    });
+    if let (Some(map), serde_json::Value::Object(own)) = (merged.as_object_mut(), config) {
+        map.extend(own);
+    }
+    merged
+}
+
 /// The test documents with their few-shot prompts (the same exemplars for every task built on
 /// GSM8K): `doc(row, id, prompt, question, answer)` makes each document.
 fn load_docs(
@@ -168,13 +185,7 @@ impl Task for Gsm8k {
             num_fewshot: self.num_fewshot,
             filters: vec!["strict-match", "flexible-extract"],
             metrics: vec![MetricSpec::new("exact_match", Aggregation::Mean, true)],
-            config: json!({
-                "doc_to_text": "Question: {{question}}\\nAnswer:",
-                "doc_to_target": "{{answer}}",
-                "fewshot_split": "train",
-                "fewshot_config": {"sampler": "default", "seed": FEWSHOT_SEED},
-                "target_delimiter": " ",
-                "fewshot_delimiter": "\n\n",
+            config: with_prompt_config(json!({
                 "generation_kwargs": {"until": STOP, "do_sample": false, "max_gen_toks": MAX_GEN_TOKS},
                 "filter_list": [
                     {"name": "strict-match", "regex_pattern": STRICT.as_str(), "group_select": 0},
@@ -182,7 +193,7 @@ impl Task for Gsm8k {
                 ],
                 "metric_kwargs": {"ignore_case": true, "regexes_to_ignore": [",", "\\$", "(?s).*#### ", "\\.$"]},
                 "test_split": "test",
-            }),
+            })),
         }
     }
 
@@ -269,19 +280,13 @@ impl Task for Gsm8kLl {
                 MetricSpec::new("acc", Aggregation::Mean, true),
                 MetricSpec::new("word_perplexity", Aggregation::WeightedPerplexity, false),
             ],
-            config: json!({
-                "doc_to_text": "Question: {{question}}\\nAnswer:",
-                "doc_to_target": "{{answer}}",
-                "fewshot_split": "train",
-                "fewshot_config": {"sampler": "default", "seed": FEWSHOT_SEED},
-                "target_delimiter": " ",
-                "fewshot_delimiter": "\n\n",
+            config: with_prompt_config(json!({
                 "requests": [
                     "loglikelihood(prompt, ' ' + answer): word_perplexity",
                     "loglikelihood(prompt + ' ' + answer up to '#### ', final number): acc (greedy)",
                 ],
                 "test_split": "test",
-            }),
+            })),
         }
     }
 
