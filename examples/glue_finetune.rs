@@ -14,8 +14,8 @@
 
 use burn::tensor::Device;
 use painters::{LayerSchedule, paper};
-use painters_bert::finetune::{FinetuneConfig, GlueTask, finetune};
-use painters_bert::glue::{Subset, evaluate_glue, load_glue_jsonl};
+use painters_bench::glue::{FinetuneConfig, GlueTask, finetune};
+use painters_bench::glue::{Subset, evaluate_glue, load_glue_jsonl};
 use painters_bert::{BertForSequenceClassification, BertModel, BertTokenizer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
