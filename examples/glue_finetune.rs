@@ -9,7 +9,7 @@
 //!
 //! ```sh
 //! scripts/fetch-models.sh
-//! cargo run --release -p painters-bert --example glue_finetune
+//! cargo run --release -p painters-bench --example glue_finetune
 //! ```
 
 use burn::tensor::Device;
