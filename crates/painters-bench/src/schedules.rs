@@ -250,8 +250,9 @@ mod tests {
         );
         let s = ScheduleSpec::text("0, 2..4").resolve(4).unwrap();
         assert_eq!(s.block_applications(), vec![0, 2, 3]);
+        // The authors' convention (docs/schedule-syntax.md): blocks 0..=N and T-N..T are kept.
         let skip = ScheduleSpec::preset("skip", 1).resolve(6).unwrap();
-        assert_eq!(skip.block_applications(), vec![0, 1, 4, 5]);
+        assert_eq!(skip.block_applications(), vec![0, 1, 5]);
         let mut both = ScheduleSpec::preset("skip", 1);
         both.spec = Some("0".into());
         assert!(matches!(both.resolve(6), Err(ScheduleSpecError::Both)));

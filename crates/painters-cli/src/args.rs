@@ -80,6 +80,14 @@ impl ScheduleArgs {
     }
 }
 
+/// `--data-dir`: where the lm-eval task data lives.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Where the task data lives (data/<task>/...).
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
 /// `--floor` and `--norm-metric`: the normalized score's overrides.
 #[derive(clap::Args, Debug, Clone)]
 pub struct NormArgs {

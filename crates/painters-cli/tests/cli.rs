@@ -1,18 +1,7 @@
 //! The `painters` binary as a user runs it.
 
-use std::process::Command;
-
-fn painters(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_painters"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::painters;
 
 #[test]
 fn schedule_preset_json() {

@@ -17,6 +17,7 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use painters_bert::{BertError, BertForSequenceClassification, DropoutRng, to_host};
 
 use crate::glue::dataset::Dataset;
+use crate::glue::evaluate::predict;
 use crate::glue::optim::{self, linear_schedule};
 
 /// Which parameters train.
@@ -223,23 +224,7 @@ pub fn evaluate(
     data: &Dataset,
     batch_size: usize,
 ) -> Result<EvalMetrics, BertError> {
-    data.check_labels(model.num_labels)?;
-    let (mut loss_sum, mut preds, mut labels) = (0.0, Vec::new(), Vec::new());
-    let rows: Vec<usize> = (0..data.len()).collect();
-    for chunk in rows.chunks(batch_size.max(1)) {
-        let (input, y) = data.batch(chunk)?;
-        let logits = model.forward(plan, &input, None, &mut ())?;
-        let loss = to_host(model.loss(logits.clone(), &y)?)?;
-        loss_sum += loss.first().copied().unwrap_or(f32::NAN) as f64 * chunk.len() as f64;
-        let out = to_host(logits)?;
-        for row in out.chunks(model.num_labels) {
-            preds.push(match model.is_regression() {
-                true => row[0] as f64,
-                false => argmax(row) as f64,
-            });
-        }
-        labels.extend(y.iter().map(|&v| v as f64));
-    }
+    let (preds, labels, loss) = predict(model, plan, data, batch_size)?;
     let n = labels.len();
     let (accuracy, pearson) = match model.is_regression() {
         true => (None, Some(pearson(&preds, &labels))),
@@ -250,19 +235,10 @@ pub fn evaluate(
     };
     Ok(EvalMetrics {
         examples: n,
-        loss: loss_sum / n.max(1) as f64,
+        loss,
         accuracy,
         pearson,
     })
-}
-
-fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| {
-            if x > bv { (i, x) } else { (bi, bv) }
-        })
-        .0
 }
 
 fn pearson(x: &[f64], y: &[f64]) -> f64 {

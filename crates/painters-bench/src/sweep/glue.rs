@@ -44,7 +44,9 @@ use crate::sweep::experiments::SchedulePoint;
 use crate::sweep::store::{Record, ResultKey};
 use crate::sweep::summary::NormConfig;
 use crate::sweep::table::write_combined;
-use crate::sweep::work::{Control, Item, ResultSink, Shard, SweepReport, Sweeper, drive};
+use crate::sweep::work::{
+    Control, Item, ResultSink, Shard, SweepReport, Sweeper, drive, sweep_section,
+};
 use crate::tasks;
 
 /// Every fine-tuning setting that changes a GLUE result: the optimiser's configuration and the
@@ -467,19 +469,13 @@ pub fn run_glue_sweep(
     let mut extra = Map::new();
     extra.insert(
         "sweep".into(),
-        json!({
-            "kind": "glue",
-            "points": points.len(),
-            "results_expected": points.len() * opts.tasks.len(),
-            "results_present": report.present,
-            "shard": format!("{}/{}", opts.shard.index, opts.shard.count),
-            "owned": report.owned,
-            "computed": report.computed,
-            "skipped": report.skipped,
-            "redone": report.redone,
-            "eval_limit": opts.eval_limit,
-            "seconds": report.seconds,
-        }),
+        sweep_section(
+            &report,
+            (points.len(), opts.tasks.len()),
+            opts.shard,
+            &[("kind", json!("glue"))],
+            &[("eval_limit", json!(opts.eval_limit))],
+        ),
     );
     extra.insert("finetune_settings".into(), opts.settings.to_json());
     write_combined(&opts.out, &driven.entries, &NormConfig::default(), extra)?;

@@ -17,7 +17,9 @@ use crate::sweep::prefix::{PrefixGroup, ReuseStats};
 use crate::sweep::store::{Record, ResultKey};
 use crate::sweep::summary::NormConfig;
 use crate::sweep::table::write_combined;
-use crate::sweep::work::{Control, Item, ResultSink, Shard, SweepReport, Sweeper, drive};
+use crate::sweep::work::{
+    Control, Item, ResultSink, Shard, SweepReport, Sweeper, drive, sweep_section,
+};
 use crate::tasks;
 
 /// The lm-eval task `name`; a GLUE task name is [`SweepError::GlueTaskOnDecoder`], anything else
@@ -214,20 +216,17 @@ pub fn run_sweep(
     let mut extra = Map::new();
     extra.insert(
         "sweep".into(),
-        json!({
-            "points": points.len(),
-            "results_expected": points.len() * opts.tasks.len(),
-            "results_present": report.present,
-            "shard": format!("{}/{}", opts.shard.index, opts.shard.count),
-            "owned": report.owned,
-            "computed": report.computed,
-            "skipped": report.skipped,
-            "redone": report.redone,
-            "prefix_reuse": opts.prefix_reuse,
-            "group_size": group,
-            "batch_size": opts.batch.batch_size,
-            "seconds": report.seconds,
-        }),
+        sweep_section(
+            &report,
+            (points.len(), opts.tasks.len()),
+            opts.shard,
+            &[],
+            &[
+                ("prefix_reuse", json!(opts.prefix_reuse)),
+                ("group_size", json!(group)),
+                ("batch_size", json!(opts.batch.batch_size)),
+            ],
+        ),
     );
     extra.insert("reuse".into(), reuse_json(&report.reuse));
     write_combined(&opts.out, &driven.entries, &opts.norm, extra)?;

@@ -243,15 +243,9 @@ impl SweepRun {
             &points,
             &opts,
         )?;
-        let expected = points.len() * opts.tasks.len();
-        on_event(&SweepEvent::Finished {
-            report: &report,
-            expected,
-            decoder: true,
-        });
-        Ok(SweepOutcome {
+        let outcome = SweepOutcome {
             report,
-            expected,
+            expected: points.len() * opts.tasks.len(),
             model_path: path,
             sha256,
             limit: self.limit,
@@ -259,7 +253,8 @@ impl SweepRun {
             finetune: None,
             norm: opts.norm,
             shard,
-        })
+        };
+        Ok(finished(outcome, true, on_event))
     }
 
     /// The first GLUE-only setting given (they mean nothing for a Llama model).
@@ -374,15 +369,9 @@ impl SweepRun {
             &points,
             &opts,
         )?;
-        let expected = points.len() * opts.tasks.len();
-        on_event(&SweepEvent::Finished {
-            report: &report,
-            expected,
-            decoder: false,
-        });
-        Ok(SweepOutcome {
+        let outcome = SweepOutcome {
             report,
-            expected,
+            expected: points.len() * opts.tasks.len(),
             model_path: path,
             sha256,
             limit: self.glue.eval_limit,
@@ -390,6 +379,21 @@ impl SweepRun {
             finetune: Some(fingerprint),
             norm: NormConfig::default(),
             shard,
-        })
+        };
+        Ok(finished(outcome, false, on_event))
     }
+}
+
+/// Tell `on_event` that the sweep of `outcome` is done (`decoder`: a decoder sweep), and return it.
+fn finished(
+    outcome: SweepOutcome,
+    decoder: bool,
+    on_event: &mut dyn FnMut(&SweepEvent),
+) -> SweepOutcome {
+    on_event(&SweepEvent::Finished {
+        report: &outcome.report,
+        expected: outcome.expected,
+        decoder,
+    });
+    outcome
 }

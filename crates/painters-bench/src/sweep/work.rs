@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use painters::LayerSchedule;
+use serde_json::{Map, Value, json};
 
 use crate::sweep::error::SweepError;
 use crate::sweep::experiments::SchedulePoint;
@@ -261,6 +262,37 @@ pub fn drive(
         store,
         entries,
     })
+}
+
+/// The `sweep` section of a folder's `results.json`: what this run did, with the kind's own
+/// entries `first` (before the counts) and `settings` (after them, before the time).
+pub fn sweep_section(
+    report: &SweepReport,
+    (points, tasks): (usize, usize),
+    shard: Shard,
+    first: &[(&str, Value)],
+    settings: &[(&str, Value)],
+) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    for (k, v) in first {
+        put(k, v.clone());
+    }
+    put("points", json!(points));
+    put("results_expected", json!(points * tasks));
+    put("results_present", json!(report.present));
+    put("shard", json!(format!("{}/{}", shard.index, shard.count)));
+    put("owned", json!(report.owned));
+    put("computed", json!(report.computed));
+    put("skipped", json!(report.skipped));
+    put("redone", json!(report.redone));
+    for (k, v) in settings {
+        put(k, v.clone());
+    }
+    put("seconds", json!(report.seconds));
+    Value::Object(m)
 }
 
 struct Sink<'a> {

@@ -8,7 +8,7 @@ use painters_bench::batching::BatchOptions;
 use painters_bench::eval::{EvalEvent, EvalRun, EvalRunError};
 use painters_bench::tasks;
 
-use crate::args::{KvKind, ModelArgs, ScheduleArgs};
+use crate::args::{DataArgs, KvKind, ModelArgs, ScheduleArgs};
 use crate::error::{CliError, DATA_HINT, OUT_FILE_HINT, load_error};
 
 #[derive(clap::Args)]
@@ -43,9 +43,8 @@ pub struct Args {
     /// Also write per-document records, one JSONL file per task beside --out.
     #[arg(long)]
     log_samples: bool,
-    /// Where the task data lives (data/<task>/...).
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// The results file (written atomically).
     #[arg(long)]
     out: PathBuf,
@@ -130,7 +129,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             ..BatchOptions::default()
         },
         max_length: args.max_length,
-        data_dir: args.data_dir,
+        data_dir: args.data.data_dir,
         out: args.out,
         log_samples: args.log_samples,
         progress: !args.no_progress,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use painters_bench::jobs::{LayersError, LayersRun};
 use painters_bench::tasks;
 
-use crate::args::{ModelArgs, ScheduleArgs, command_line};
+use crate::args::{DataArgs, ModelArgs, ScheduleArgs, command_line};
 use crate::error::{CliError, DATA_HINT, LLAMA_MODEL_HINT, load_error};
 
 #[derive(clap::Args)]
@@ -35,9 +35,8 @@ pub struct Args {
     /// Seed of the random preset.
     #[arg(long, default_value_t = 0)]
     seed: i128,
-    /// Where the task data lives (data/<task>/...).
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// Output folder (created if missing).
     #[arg(long)]
     out: PathBuf,
@@ -74,7 +73,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         modes: args.mode,
         top_k: args.top_k,
         batch_size: args.batch_size,
-        data_dir: args.data_dir,
+        data_dir: args.data.data_dir,
         out: args.out,
         progress: !args.no_progress,
         command: Some(command_line()),

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use painters_bench::jobs::SweepJob;
 use painters_bench::sweep::{ExperimentOptions, SweepEvent, SweepRun, SweepSettings, reuse_line};
 
-use crate::args::{Mode, ModelArgs, NormArgs, command_line};
+use crate::args::{DataArgs, Mode, ModelArgs, NormArgs, command_line};
 use crate::error::{CliError, job_error};
 use crate::output::{report_line, sweep_line};
 
@@ -57,9 +57,8 @@ pub struct Args {
     no_shared_prefix: bool,
     #[command(flatten)]
     norm: NormArgs,
-    /// Where the task data lives (data/<task>/...).
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// The sweep folder (results/, results.json, results.csv).
     #[arg(long)]
     out: PathBuf,
@@ -76,35 +75,37 @@ pub struct Args {
 }
 
 /// The fine-tuning settings of a GLUE sweep (BERT models).
+/// The help heading of the GLUE settings.
+const GLUE: &str = "GLUE sweeps (BERT models)";
+
 #[derive(clap::Args)]
-#[command(next_help_heading = "GLUE sweeps (BERT models)")]
 struct GlueArgs {
     /// GLUE: train on at most N examples: the first N, or with --train-sample a seeded sample.
-    #[arg(long)]
+    #[arg(long, help_heading = GLUE)]
     train_limit: Option<usize>,
     /// GLUE: with --train-limit, draw the examples with --seed instead of taking the first N.
-    #[arg(long, requires = "train_limit")]
+    #[arg(long, requires = "train_limit", help_heading = GLUE)]
     train_sample: bool,
     /// GLUE: evaluate on the first N dev examples only.
-    #[arg(long)]
+    #[arg(long, help_heading = GLUE)]
     eval_limit: Option<usize>,
     /// GLUE: fine-tuning epochs [default: 3].
-    #[arg(long)]
+    #[arg(long, help_heading = GLUE)]
     epochs: Option<usize>,
     /// GLUE: peak learning rate [default: 2e-5].
-    #[arg(long)]
+    #[arg(long, help_heading = GLUE)]
     lr: Option<f64>,
     /// GLUE: truncation length in tokens [default: 128].
-    #[arg(long)]
+    #[arg(long, help_heading = GLUE)]
     max_length: Option<usize>,
     /// GLUE: linear warmup steps [default: 0].
-    #[arg(long)]
+    #[arg(long, help_heading = GLUE)]
     warmup_steps: Option<usize>,
     /// GLUE: what trains, everything (full) or only the pooler and classifier (frozen-encoder) [default: full].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = GLUE)]
     mode: Option<Mode>,
     /// GLUE: seed of the new head, the shuffle order, dropout and --train-sample [default: 42].
-    #[arg(long)]
+    #[arg(long, help_heading = GLUE)]
     seed: Option<u64>,
 }
 
@@ -180,7 +181,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             no_shared_prefix: args.no_shared_prefix,
             floors: args.norm.floors,
             norm_metrics: args.norm.norm_metrics,
-            data_dir: args.data_dir,
+            data_dir: args.data.data_dir,
             out: args.out.clone(),
             progress: !args.no_progress,
             byte_tokenizer: args.byte_tokenizer,

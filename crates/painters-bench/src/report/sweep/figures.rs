@@ -60,7 +60,7 @@ pub(super) fn fig11(w: &mut Writer) -> Result<(), SweepReportError> {
         series,
         ..LineChart::default()
     };
-    w.line_chart(
+    w.figure(
         &chart,
         stem,
         &format!("{} vs M, a line per variant", d.summary_name()),
@@ -135,7 +135,7 @@ pub(super) fn per_task(w: &mut Writer) -> Result<(), SweepReportError> {
             ..LineChart::default()
         };
         w.md.heading(3, task.clone());
-        w.line_chart(
+        w.figure(
             &chart,
             &format!("fig11_{}", file_safe(task)),
             &format!("{task} vs M, a line per variant"),
@@ -180,7 +180,7 @@ pub(super) fn per_variant(w: &mut Writer) -> Result<(), SweepReportError> {
                 series,
                 ..LineChart::default()
             };
-            w.line_chart(
+            w.figure(
                 &chart,
                 &format!("fig{fig}_{variant}_{}", file_safe(task)),
                 &format!("{name} on {task} vs M"),
@@ -299,7 +299,7 @@ pub(super) fn fig10(w: &mut Writer) -> Result<(), SweepReportError> {
             ..Heatmap::default()
         };
         w.md.heading(3, label.clone());
-        w.heatmap(
+        w.figure(
             &chart,
             &format!("fig10_{stem}"),
             &format!("looped parallel {label}, M × K"),
@@ -369,7 +369,7 @@ pub(super) fn fig2(w: &mut Writer) -> Result<(), SweepReportError> {
                 series,
                 ..LineChart::default()
             };
-            w.line_chart(
+            w.figure(
                 &chart,
                 &format!("fig2_{variant}"),
                 &format!("{title}: normalized score per task vs block index"),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::report::markdown::Report;
-use crate::report::plot::{Heatmap, LineChart, Series};
+use crate::report::plot::{Chart, Series};
 use crate::report::sweep::data::{Cell, Data, Score};
 use crate::report::sweep::error::SweepReportError;
 use crate::report::write_both;
@@ -85,20 +85,10 @@ pub(super) struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    pub(super) fn line_chart(
+    /// Write `chart` as `figures/<stem>.svg` and `.png`, and embed it.
+    pub(super) fn figure<C: Chart>(
         &mut self,
-        chart: &LineChart,
-        stem: &str,
-        alt: &str,
-    ) -> Result<(), SweepReportError> {
-        self.written.extend(write_both(chart, &self.fig_dir, stem)?);
-        self.embed(stem, alt);
-        Ok(())
-    }
-
-    pub(super) fn heatmap(
-        &mut self,
-        chart: &Heatmap,
+        chart: &C,
         stem: &str,
         alt: &str,
     ) -> Result<(), SweepReportError> {
