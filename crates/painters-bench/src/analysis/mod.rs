@@ -1,5 +1,5 @@
 //! Layer analysis over the T+1 residual states of a model: the embedding output, then every block's
-//! output (before the final norm), captured with the core's [`Observer`].
+//! output (before the final norm), captured with the core's [`Observer`](painters::exec::Observer).
 //!
 //! * similarity matrices in three modes ([`SimilarityMode`]), the paper's Figure 3 among them;
 //! * angular distance between states ℓ and ℓ+n of the last token (Gromov et al., "The Unreasonable

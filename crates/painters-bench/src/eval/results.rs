@@ -28,10 +28,10 @@ pub struct TaskResult {
     pub n_original: usize,
     pub n_effective: usize,
     pub metrics: Vec<MetricResult>,
-    /// Time spent on the task; with a [`DocJournal`], including the earlier runs' time up to their
+    /// Time spent on the task; with a [`DocJournal`](crate::io::DocJournal), including the earlier runs' time up to their
     /// last recorded document.
     pub seconds: f64,
-    /// Documents whose responses came from a [`DocJournal`] instead of the model.
+    /// Documents whose responses came from a [`DocJournal`](crate::io::DocJournal) instead of the model.
     pub resumed_docs: usize,
     /// Per-document records (only with `log_samples`).
     pub samples: Vec<Value>,

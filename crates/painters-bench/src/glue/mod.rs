@@ -10,7 +10,7 @@
 //!   training and evaluating; [`optim`]: the learning-rate schedule, gradient clipping and the
 //!   weight-decay split HF Trainer uses.
 //! * [`metrics`]: accuracy, F1, Matthews, Pearson, Spearman, and [`GlueMetrics`] per task;
-//!   [`evaluate`]: a fine-tuned model's predictions and metrics on a split.
+//!   [`evaluate`](mod@evaluate): a fine-tuned model's predictions and metrics on a split.
 //!
 //! The model (encoder, head, loss, tokenizer) is `painters-bert`'s.
 

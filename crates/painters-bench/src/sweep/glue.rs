@@ -4,7 +4,7 @@
 //! schedule ([`glue_average`](super::summary::glue_average)), per variant against M.
 //!
 //! Everything else is the decoder sweep's: the same [`SchedulePoint`]s (deduplicated by schedule
-//! and seed), the same [`Store`] (one atomic result file per key; a rerun skips valid files),
+//! and seed), the same [`Store`](crate::sweep::Store) (one atomic result file per key; a rerun skips valid files),
 //! [`Shard`]s, `painters merge`, and [`write_combined`] for `results.json` and `results.csv`.
 //!
 //! # Keys: results are never reused across fine-tuning settings

@@ -17,7 +17,7 @@
 //!   fine-tuned and evaluated under itself, results keyed by the fine-tuning settings too, summarized
 //!   by the GLUE average.
 //! * [`work`]: what both kinds share — work list, units, shards, skipping stored results, the
-//!   progress bar, writing each result as it exists ([`Sweeper`] is what a kind supplies);
+//!   progress bar, writing each result as it exists ([`Sweeper`](work::Sweeper) is what a kind supplies);
 //!   [`lm`]: the decoder sweep on lm-eval tasks ([`run_sweep`]); [`merge`](mod@merge): joining
 //!   shards' folders; [`run`]: a sweep as `painters sweep` names it ([`SweepRun`]: a model path,
 //!   Llama or BERT, experiments, tasks, settings).

@@ -1,6 +1,6 @@
 //! The evaluation tasks, each defined as lm-evaluation-harness defines it.
 //!
-//! A task turns documents into [`Request`]s and the model's [`Response`]s into per-document metric
+//! A task turns documents into [`Request`](crate::requests::Request)s and the model's [`Response`](crate::requests::Response)s into per-document metric
 //! values; it knows nothing about models, batching or result files. Prompts, targets and metrics
 //! follow lm-eval's task YAMLs and `utils.py`; where our data or our choices differ, the difference
 //! is listed in docs/evaluation.md and pinned by a test.

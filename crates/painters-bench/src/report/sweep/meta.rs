@@ -16,7 +16,7 @@ pub struct SweepReportMeta {
     pub norm: NormConfig,
 }
 
-/// What [`write_sweep_report`] wrote.
+/// What [`write_sweep_report`](super::write_sweep_report) wrote.
 #[derive(Clone, Debug, Default)]
 pub struct SweepReportFiles {
     /// Every SVG and PNG, in report order.
