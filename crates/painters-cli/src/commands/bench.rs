@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use painters_bench::models::ModelSource;
 use painters_bench::perf::{BenchError, BenchRun, SCHEDULES};
 
-use crate::args::command_line;
+use crate::args::{DeviceArgs, command_line};
 use crate::error::{CliError, load_error};
 
 #[derive(clap::Args)]
@@ -22,9 +22,8 @@ pub struct Args {
         default_value = "models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
     )]
     model: PathBuf,
-    /// Compute device: cpu, wgpu or cuda[:N] (as this build's features allow).
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Timed runs per figure (the median is reported), after the warm-up runs.
     #[arg(long, default_value_t = 5)]
     repeats: usize,
@@ -76,7 +75,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let run = BenchRun {
         model: ModelSource {
             model: args.model,
-            device: args.device,
+            device: args.device.device,
             progress: true,
         },
         repeats: args.repeats,
