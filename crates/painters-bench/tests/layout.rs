@@ -312,10 +312,10 @@ fn longest_fn(src: &str) -> Option<(String, usize)> {
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect();
         let close = format!("{}}}", " ".repeat(indent));
-        if let Some(end) = lines[i..].iter().position(|l| *l == close) {
-            if best.as_ref().is_none_or(|(_, n)| end + 1 > *n) {
-                best = Some((name, end + 1));
-            }
+        if let Some(end) = lines[i..].iter().position(|l| *l == close)
+            && best.as_ref().is_none_or(|(_, n)| end + 1 > *n)
+        {
+            best = Some((name, end + 1));
         }
     }
     best
