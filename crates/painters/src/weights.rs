@@ -118,6 +118,8 @@ pub trait TensorSource {
     fn path(&self) -> &Path;
     /// The shape of a tensor, or None when the source has no tensor of that name.
     fn shape(&self, name: &str) -> Option<Vec<usize>>;
+    /// Every tensor name the source holds (so a loader can refuse tensors it did not read).
+    fn names(&self) -> Vec<String>;
     /// Read a floating-point tensor as f32.
     fn read(&self, name: &str) -> Result<HostTensor, WeightError>;
 
@@ -251,6 +253,9 @@ fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
 }
 
 impl TensorSource for SafetensorsFile {
+    fn names(&self) -> Vec<String> {
+        SafetensorsFile::names(self)
+    }
     fn path(&self) -> &Path {
         &self.path
     }
@@ -356,6 +361,9 @@ impl SafetensorsCheckpoint {
 }
 
 impl TensorSource for SafetensorsCheckpoint {
+    fn names(&self) -> Vec<String> {
+        SafetensorsCheckpoint::names(self)
+    }
     fn path(&self) -> &Path {
         &self.root
     }
