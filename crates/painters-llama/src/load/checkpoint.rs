@@ -109,28 +109,18 @@ impl<'a> Checkpoint<'a> {
         device: &Device,
     ) -> Result<Norm, WeightError> {
         let mut w = self.read(&self.param(layer, module, "weight"), &[d])?;
-        Ok(match kind {
-            NormKind::Rms => Norm::Rms {
-                w: w.to_device(device),
-                eps,
-            },
-            NormKind::RmsUnitOffset => {
-                if !self.norms_hold_offset {
-                    // As HF: `1.0 + weight` in float32.
-                    w.data.iter_mut().for_each(|x| *x += 1.0);
-                }
-                Norm::Rms {
-                    w: w.to_device(device),
-                    eps,
-                }
-            }
-            NormKind::LayerNorm => Norm::Layer {
-                w: w.to_device(device),
-                b: self
-                    .read(&self.param(layer, module, "bias"), &[d])?
-                    .to_device(device),
-                eps,
-            },
+        if kind == NormKind::RmsUnitOffset && !self.norms_hold_offset {
+            // As HF: `1.0 + weight` in float32.
+            w.data.iter_mut().for_each(|x| *x += 1.0);
+        }
+        let layer_norm_bias = (kind == NormKind::LayerNorm)
+            .then(|| self.read(&self.param(layer, module, "bias"), &[d]))
+            .transpose()?
+            .map(|b| b.to_device(device));
+        Ok(Norm {
+            w: w.to_device(device),
+            layer_norm_bias,
+            eps,
         })
     }
 

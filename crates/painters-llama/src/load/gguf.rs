@@ -373,3 +373,148 @@ impl TensorSource for GgufSource {
         Ok(HostTensor { shape, data })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+    use painters::exec::Transformer;
+    use painters::weights::SafetensorsFile;
+    use painters::{KvMode, LayerSchedule, Plan};
+
+    use crate::gguf::permute_rope_rows;
+    use crate::gguf::test_util::GgufBuilder;
+    use crate::{DecoderInput, DecoderModel};
+
+    fn tiny_llama() -> std::path::PathBuf {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/models/tiny-llama")
+    }
+
+    /// The tiny Llama fixture written as llama.cpp's converter would: GGUF names, Q/K rows permuted
+    /// for interleaved RoPE, `llama.*` metadata; `blocks` is the block count the metadata claims and
+    /// `extra` a tensor added on top.
+    fn tiny_llama_gguf(blocks: u32, extra: Option<&str>) -> GgufBuilder {
+        let st = SafetensorsFile::open(tiny_llama().join("model.safetensors")).unwrap();
+        let mut b = GgufBuilder::new()
+            .kv_str("general.architecture", "llama")
+            .kv_u32("llama.block_count", blocks)
+            .kv_u32("llama.context_length", 128)
+            .kv_u32("llama.embedding_length", 64)
+            .kv_u32("llama.feed_forward_length", 128)
+            .kv_u32("llama.attention.head_count", 4)
+            .kv_u32("llama.attention.head_count_kv", 2)
+            .kv_f32("llama.rope.freq_base", 10000.0)
+            .kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5);
+        let rename = |hf: &str| -> String {
+            let map = [
+                ("model.embed_tokens", "token_embd"),
+                ("model.norm", "output_norm"),
+                ("lm_head", "output"),
+                ("self_attn.q_proj", "attn_q"),
+                ("self_attn.k_proj", "attn_k"),
+                ("self_attn.v_proj", "attn_v"),
+                ("self_attn.o_proj", "attn_output"),
+                ("mlp.gate_proj", "ffn_gate"),
+                ("mlp.up_proj", "ffn_up"),
+                ("mlp.down_proj", "ffn_down"),
+                ("input_layernorm", "attn_norm"),
+                ("post_attention_layernorm", "ffn_norm"),
+            ];
+            let mut n = hf.replace("model.layers.", "blk.");
+            for (from, to) in map {
+                n = n.replace(from, to);
+            }
+            n
+        };
+        for name in st.names() {
+            let t = painters::weights::TensorSource::read(&st, &name).unwrap();
+            let mut data = t.data.clone();
+            if let [rows, cols] = t.shape[..] {
+                if name.ends_with("q_proj.weight") {
+                    data = permute_rope_rows(&data, rows, cols, 4).unwrap();
+                } else if name.ends_with("k_proj.weight") {
+                    data = permute_rope_rows(&data, rows, cols, 2).unwrap();
+                }
+            }
+            let dims: Vec<u64> = t.shape.iter().rev().map(|&d| d as u64).collect();
+            b = b.tensor_f32(&rename(&name), &dims, &data);
+        }
+        if let Some(extra) = extra {
+            b = b.tensor_f32(extra, &[64], &[0.0; 64]);
+        }
+        b
+    }
+
+    fn logits(model: &DecoderModel) -> Vec<f32> {
+        let plan = Plan::compile(&LayerSchedule::full(6), 6, KvMode::Exact).unwrap();
+        let input = DecoderInput::new(&[vec![5, 17, 200, 3]]).unwrap();
+        model
+            .forward(&plan, &input, None, &mut ())
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_converted_llama_gguf_computes_what_the_hf_checkpoint_computes() {
+        let path = tiny_llama_gguf(6, None).write("tiny-llama.gguf");
+        let gguf = DecoderModel::load(&path, &Device::flex()).unwrap();
+        let hf = DecoderModel::load(tiny_llama(), &Device::flex()).unwrap();
+        let (a, b) = (logits(&gguf), logits(&hf));
+        let err = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(err < 1e-5, "max logit difference {err}");
+    }
+
+    #[test]
+    fn gguf_block_count_must_match_the_tensors() {
+        let path = tiny_llama_gguf(5, None).write("tiny-llama-5.gguf");
+        let e = DecoderModel::load(&path, &Device::flex())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tensor `blk.5."), "{e}");
+        assert!(e.contains("the config says 5 layers"), "{e}");
+        let path = tiny_llama_gguf(7, None).write("tiny-llama-7.gguf");
+        let e = DecoderModel::load(&path, &Device::flex())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tensor `blk.6.attn_norm.weight` is missing"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_extra_gguf_tensor_is_refused() {
+        let path = tiny_llama_gguf(6, Some("blk.2.attn_q.bias")).write("tiny-llama-extra.gguf");
+        let e = DecoderModel::load(&path, &Device::flex())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tensor `blk.2.attn_q.bias` is not used by the model"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unsupported_architectures_are_named_with_the_supported_ones() {
+        let path = GgufBuilder::new()
+            .kv_str("general.architecture", "mamba")
+            .write("mamba.gguf");
+        let e = DecoderModel::load(&path, &Device::flex())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("general.architecture"), "{e}");
+        assert!(
+            e.contains(
+                "'mamba' is not supported (supported: llama, qwen2, qwen3, gemma2, gemma3, phi3)"
+            ),
+            "{e}"
+        );
+    }
+}

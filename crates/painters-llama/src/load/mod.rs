@@ -74,9 +74,6 @@ impl DecoderModel {
                 ckpt.norm(Some(i), module, a.norm, a.norm_eps, width, device)
             };
             let sandwich = a.residual == Residual::Sandwich;
-            let ffn_in = if a.gated_mlp { 2 } else { 1 } * c.intermediate_size;
-            let up = ckpt.mlp_in(i, c, device)?;
-            debug_assert_eq!(up.w.dims()[1], ffn_in);
             blocks.push(DecoderBlock {
                 attn_norm: norm(names.attn_norm, d)?,
                 qkv: ckpt.qkv(i, c, device)?,
@@ -93,7 +90,7 @@ impl DecoderModel {
                     .then(|| norm(names.post_attn_norm, d))
                     .transpose()?,
                 mlp_norm: norm(names.mlp_norm, d)?,
-                up,
+                up: ckpt.mlp_in(i, c, device)?,
                 down: ckpt.linear(i, names.down, (d, c.intermediate_size), a.mlp_bias, device)?,
                 post_mlp_norm: sandwich.then(|| norm(names.post_mlp_norm, d)).transpose()?,
                 spec: BlockSpec {

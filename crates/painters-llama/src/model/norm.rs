@@ -3,17 +3,14 @@
 
 use burn::tensor::Tensor;
 
-/// A loaded norm: its (effective) weight, optional bias, and epsilon.
+/// A loaded norm: its (effective) weight, the bias of a LayerNorm, and epsilon.
 #[derive(Clone, Debug)]
-pub(crate) enum Norm {
-    /// `x · rsqrt(mean(x²) + eps) · w`.
-    Rms { w: Tensor<1>, eps: f64 },
-    /// `(x − mean(x)) · rsqrt(var(x) + eps) · w + b` (biased variance, as torch).
-    Layer {
-        w: Tensor<1>,
-        b: Tensor<1>,
-        eps: f64,
-    },
+pub(crate) struct Norm {
+    pub w: Tensor<1>,
+    /// Some for a LayerNorm: `(x − mean(x)) · rsqrt(var(x) + eps) · w + b` (biased variance, as
+    /// torch); None for an RMSNorm: `x · rsqrt(mean(x²) + eps) · w`.
+    pub layer_norm_bias: Option<Tensor<1>>,
+    pub eps: f64,
 }
 
 /// `w` shaped to broadcast over the last axis of a rank-`D` tensor.
@@ -34,33 +31,29 @@ impl Norm {
     /// # Shapes
     /// `x: [.., d]` → `[.., d]`.
     pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Norm::Rms { w, eps } => rms_scale(x, *eps).mul(over_last(w)),
-            Norm::Layer { w, b, eps } => {
+        match &self.layer_norm_bias {
+            None => rms_scale(x, self.eps).mul(over_last(&self.w)),
+            Some(b) => {
                 let centred = x.clone() - x.mean_dim(D - 1);
                 let var = centred.clone().square().mean_dim(D - 1);
                 centred
-                    .mul(var.add_scalar(*eps).sqrt().recip())
-                    .mul(over_last(w))
+                    .mul(var.add_scalar(self.eps).sqrt().recip())
+                    .mul(over_last(&self.w))
                     .add(over_last(b))
             }
         }
     }
 
-    /// The RMSNorm weight, for the batched path (None for LayerNorm).
+    /// The RMSNorm weight and epsilon, for the batched path (None for a LayerNorm).
     pub(crate) fn rms_weight(&self) -> Option<(&Tensor<1>, f64)> {
-        match self {
-            Norm::Rms { w, eps } => Some((w, *eps)),
-            Norm::Layer { .. } => None,
-        }
+        self.layer_norm_bias
+            .is_none()
+            .then_some((&self.w, self.eps))
     }
 
     /// Bytes of the weight (and bias).
     pub(crate) fn bytes(&self) -> usize {
         let n = |t: &Tensor<1>| t.dims()[0] * t.dtype().size();
-        match self {
-            Norm::Rms { w, .. } => n(w),
-            Norm::Layer { w, b, .. } => n(w) + n(b),
-        }
+        n(&self.w) + self.layer_norm_bias.as_ref().map_or(0, n)
     }
 }
