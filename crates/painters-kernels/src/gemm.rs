@@ -27,15 +27,19 @@ thread_local! {
 
 /// A raw output pointer that threads write disjoint columns through.
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: every thread writes only the columns of its own panels (disjoint ranges), and the
-// pointer outlives the parallel loop, which borrows `y` mutably for its whole duration.
+pub(crate) struct OutPtr(*mut f32);
+// SAFETY: every thread writes only the columns of its own panels (disjoint ranges),
+// and the pointer outlives the parallel loop, which borrows the output mutably throughout.
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 impl OutPtr {
+    pub(crate) fn new(y: &mut [f32]) -> Self {
+        Self(y.as_mut_ptr())
+    }
+
     /// The pointer (a method, so closures capture the whole `Sync` wrapper, not the field).
-    fn get(self) -> *mut f32 {
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
 }
@@ -65,7 +69,7 @@ pub(crate) fn gemm_dequant(w: &QMatrix, level: Level, x: &[f32], m: usize, y: &m
     }
     let panel = panel_rows(rows, cols, rayon::current_num_threads());
     let bytes = w.bytes();
-    let out = OutPtr(y.as_mut_ptr());
+    let out = OutPtr::new(y);
     let direct_f32 = w.ty() == WeightType::F32 && bytes.as_ptr().align_offset(4) == 0;
     (0..rows.div_ceil(panel)).into_par_iter().for_each(|p| {
         let r0 = p * panel;

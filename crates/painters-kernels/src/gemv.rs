@@ -24,6 +24,7 @@ const CHUNKS_PER_THREAD: usize = 4;
 pub struct Scratch {
     pub(crate) acts: QuantizedActs,
     pub(crate) out_t: Vec<f32>,
+    pub(crate) packed: crate::tiles::PackedActs,
 }
 
 impl Scratch {
@@ -47,11 +48,11 @@ pub(crate) fn gemv(
     if rows == 0 || m == 0 {
         return;
     }
-    let Scratch { acts, out_t } = scratch;
+    let Scratch { acts, out_t, .. } = scratch;
     let acts = match act_kind(w.ty()) {
         None => Acts::F32 { x, cols },
         Some(kind) => {
-            acts.quantize(kind, x, m, cols);
+            acts.quantize(level, kind, x, m, cols);
             Acts::Quant(acts)
         }
     };

@@ -44,6 +44,7 @@ mod format;
 mod gemm;
 mod gemv;
 mod matrix;
+mod tiles;
 mod weight_type;
 
 pub use bytes::{SharedBuffer, WeightBytes};

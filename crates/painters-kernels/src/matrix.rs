@@ -18,7 +18,7 @@ pub const DOT_MAX_ROWS: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProductPath {
     /// [`ProductPath::Dot`] for at most [`DOT_MAX_ROWS`] activation rows, else
-    /// [`ProductPath::Dequant`].
+    /// [`ProductPath::Int8`] (which is [`ProductPath::Dequant`] where it is not available).
     #[default]
     Auto,
     /// One fused dot product per weight row and activation row, reading the stored blocks
@@ -26,9 +26,15 @@ pub enum ProductPath {
     /// **approximate** (see the crate docs for the measured error); float weights meet f32
     /// activations: exact up to summation order.
     Dot,
-    /// Panels of W dequantised to f32, then an f32 GEMM micro-kernel (the prompt path): exact
-    /// with respect to dequantise-then-f32-GEMM, up to summation order.
+    /// Panels of W dequantised to f32, then an f32 GEMM micro-kernel (the prompt path for
+    /// float weights, and where [`ProductPath::Int8`] is not available): exact with respect to
+    /// dequantise-then-f32-GEMM, up to summation order.
     Dequant,
+    /// Activations quantised to 8 bits (a scale per 32 values) and multiplied tile by tile with
+    /// AVX-512 VNNI integer dot products (the prompt path for quantised weights on CPUs with
+    /// VNNI): **approximate** like [`ProductPath::Dot`]. Where the level or type has no such
+    /// kernel (float weights, levels below AVX-512) it falls back to [`ProductPath::Dequant`].
+    Int8,
 }
 
 /// Per-call choices for [`QMatrix::matmul_with`].
@@ -242,15 +248,18 @@ impl QMatrix {
             Some(l) => l.check()?,
             None => crate::default_level()?,
         };
-        let dot = match options.path {
-            ProductPath::Auto => m <= DOT_MAX_ROWS,
-            ProductPath::Dot => true,
-            ProductPath::Dequant => false,
+        let path = match options.path {
+            ProductPath::Auto if m <= DOT_MAX_ROWS => ProductPath::Dot,
+            ProductPath::Auto => ProductPath::Int8,
+            p => p,
         };
-        if dot {
-            gemv(self, level, x, m, y, scratch);
-        } else {
-            gemm_dequant(self, level, x, m, y);
+        match path {
+            ProductPath::Dot => gemv(self, level, x, m, y, scratch),
+            #[cfg(target_arch = "x86_64")]
+            ProductPath::Int8 if level == Level::Avx512 && crate::tiles::supports(self.ty) => {
+                crate::tiles::gemm_int8(self, x, m, y, &mut scratch.packed)
+            }
+            _ => gemm_dequant(self, level, x, m, y),
         }
         Ok(())
     }

@@ -34,28 +34,48 @@ fn check_product(w: &QMatrix, x: &[f32], m: usize, what: &str) {
     let (rows, cols) = (w.rows(), w.cols());
     let deq = w.dequantize();
     let (exact, mag) = reference(&deq, rows, cols, &to_f64(x), m);
-    let act_block = if w.ty().is_k_quant() { QK_K } else { QK };
-    let (rounded, mag_r) = reference(&deq, rows, cols, &int8_activations(x, act_block), m);
-    let bound = int8_bound(&deq, rows, cols, x, m, act_block);
+    // The decode path quantises activations per 256 for the K-quants, per 32 otherwise; the
+    // int8 tiled path per 32 for every type.
+    let dot_block = if w.ty().is_k_quant() { QK_K } else { QK };
+    let rounded: Vec<_> = [dot_block, QK]
+        .iter()
+        .map(|&b| {
+            let (r, mag_r) = reference(&deq, rows, cols, &int8_activations(x, b), m);
+            (r, mag_r, int8_bound(&deq, rows, cols, x, m, b))
+        })
+        .collect();
     let mut scratch = Scratch::new();
     for level in Level::supported() {
-        for path in [ProductPath::Dot, ProductPath::Dequant, ProductPath::Auto] {
+        for path in [
+            ProductPath::Dot,
+            ProductPath::Dequant,
+            ProductPath::Int8,
+            ProductPath::Auto,
+        ] {
             let opts = MatmulOptions {
                 level: Some(level),
                 path,
             };
             let mut y = vec![f32::NAN; m * rows];
             w.matmul_with(x, m, &mut y, &opts, &mut scratch).unwrap();
-            let int8 = !w.ty().is_float()
-                && (path == ProductPath::Dot
-                    || (path == ProductPath::Auto && m <= painters_kernels::DOT_MAX_ROWS));
+            let taken = match path {
+                ProductPath::Auto if m <= painters_kernels::DOT_MAX_ROWS => ProductPath::Dot,
+                ProductPath::Auto => ProductPath::Int8,
+                p => p,
+            };
+            let int8 = match taken {
+                _ if w.ty().is_float() => None,
+                ProductPath::Dot => Some(&rounded[0]),
+                ProductPath::Int8 if level == Level::Avx512 => Some(&rounded[1]),
+                _ => None,
+            };
             for (j, &got) in y.iter().enumerate() {
                 let mut checks = vec![(
                     "x·Wᵀ",
                     exact[j],
-                    SUM_TOL * mag[j] + if int8 { 1.001 * bound[j] } else { 0.0 },
+                    SUM_TOL * mag[j] + int8.map_or(0.0, |r| 1.001 * r.2[j]),
                 )];
-                if int8 {
+                if let Some((rounded, mag_r, _)) = int8 {
                     checks.push(("x̂·Wᵀ (8-bit x)", rounded[j], SUM_TOL * mag_r[j]));
                 }
                 for (name, want, tol) in checks {

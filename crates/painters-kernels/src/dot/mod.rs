@@ -7,7 +7,7 @@
 
 mod scalar;
 #[cfg(target_arch = "x86_64")]
-mod x86;
+pub(crate) mod x86;
 
 use crate::act::{ActKind, Q8KRow, Q8Row, QuantizedActs};
 use crate::{Level, WeightType};

@@ -91,14 +91,14 @@ pub(crate) unsafe fn hsum(v: __m256) -> f32 {
 
 /// The f16 at `p` as f32 (F16C).
 #[inline(always)]
-unsafe fn f16(p: *const u8) -> f32 {
+pub(crate) unsafe fn f16(p: *const u8) -> f32 {
     let h = read_unaligned(p as *const u16);
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h))))
 }
 
 /// 16 bytes of nibbles → 32 bytes in element order (low nibbles, then high nibbles).
 #[inline(always)]
-unsafe fn nibbles(p: *const u8) -> __m256i {
+pub(crate) unsafe fn nibbles(p: *const u8) -> __m256i {
     let v = _mm_loadu_si128(p as *const __m128i);
     let both = _mm256_set_m128i(_mm_srli_epi16::<4>(v), v);
     _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
@@ -114,9 +114,8 @@ unsafe fn load32(p: *const i8) -> __m256i {
 /// activations.
 #[inline(always)]
 pub(crate) unsafe fn dot_q8_0<I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
-    let mut acc = _mm256_setzero_ps();
     let (pw, pa) = (w.as_ptr(), a.qs.as_ptr());
-    for b in 0..a.d.len() {
+    let block = |b: usize, acc: __m256| {
         let blk = pw.add(34 * b);
         let q = _mm256_loadu_si256(blk.add(2) as *const __m256i);
         let x = load32(pa.add(32 * b));
@@ -126,9 +125,21 @@ pub(crate) unsafe fn dot_q8_0<I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
             _mm256_sign_epi8(x, q),
         );
         let scale = _mm256_set1_ps(f16(blk) * *a.d.get_unchecked(b));
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), scale, acc);
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), scale, acc)
+    };
+    // Two accumulators, so consecutive blocks do not wait on each other's FMA.
+    let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let nb = a.d.len();
+    let mut b = 0;
+    while b + 2 <= nb {
+        acc0 = block(b, acc0);
+        acc1 = block(b + 1, acc1);
+        b += 2;
     }
-    hsum(acc)
+    if b < nb {
+        acc0 = block(b, acc0);
+    }
+    hsum(_mm256_add_ps(acc0, acc1))
 }
 
 /// Shared body of the 32-element formats whose quants are unsigned: `quants(block)` gives the
@@ -142,21 +153,32 @@ unsafe fn dot_unsigned_32<I: Isa>(
     quants: impl Fn(*const u8) -> __m256i,
     corr: impl Fn(*const u8, f32) -> f32,
 ) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    let mut acc_s = 0.0f32;
     let (pw, pa) = (w.as_ptr(), a.qs.as_ptr());
-    for b in 0..a.d.len() {
+    let block = |b: usize, acc: __m256, acc_s: f32| {
         let blk = pw.add(block_bytes * b);
         let d = f16(blk);
         let i = I::dot_u8_i8(_mm256_setzero_si256(), quants(blk), load32(pa.add(32 * b)));
-        acc = _mm256_fmadd_ps(
+        let acc = _mm256_fmadd_ps(
             _mm256_cvtepi32_ps(i),
             _mm256_set1_ps(d * *a.d.get_unchecked(b)),
             acc,
         );
-        acc_s += corr(blk, d) * *a.s.get_unchecked(b);
+        (acc, acc_s + corr(blk, d) * *a.s.get_unchecked(b))
+    };
+    // Two independent chains, so consecutive blocks do not wait on each other's adds.
+    let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let (mut s0, mut s1) = (0.0f32, 0.0f32);
+    let nb = a.d.len();
+    let mut b = 0;
+    while b + 2 <= nb {
+        (acc0, s0) = block(b, acc0, s0);
+        (acc1, s1) = block(b + 1, acc1, s1);
+        b += 2;
     }
-    hsum(acc) + acc_s
+    if b < nb {
+        (acc0, s0) = block(b, acc0, s0);
+    }
+    hsum(_mm256_add_ps(acc0, acc1)) + (s0 + s1)
 }
 
 /// Q4_0 · Q8.
@@ -173,7 +195,7 @@ pub(crate) unsafe fn dot_q4_1<I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
 
 /// The 5-bit quants of a Q5 block: nibbles at `qs`, fifth bits in the u32 at `qh`.
 #[inline(always)]
-unsafe fn five_bits<I: Isa>(qh: *const u8, qs: *const u8) -> __m256i {
+pub(crate) unsafe fn five_bits<I: Isa>(qh: *const u8, qs: *const u8) -> __m256i {
     let high = I::bits_to_bytes(read_unaligned(qh as *const u32));
     _mm256_or_si256(nibbles(qs), _mm256_and_si256(high, _mm256_set1_epi8(0x10)))
 }
