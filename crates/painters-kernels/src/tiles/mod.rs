@@ -88,11 +88,10 @@ impl Acts8 {
     }
 }
 
-/// The int8 path's buffers: packed activations and the transposed output.
+/// The int8 path's buffers (kept in [`crate::Scratch`] between calls).
 #[derive(Debug, Default)]
 pub(crate) struct PackedActs {
     acts: Acts8,
-    out_t: Vec<f32>,
 }
 
 /// One tile of weight rows unpacked ([`unpack`]): `NR` rows of `k` signed quants, and per row
@@ -158,47 +157,41 @@ pub(crate) fn gemm_int8(w: &QMatrix, x: &[f32], m: usize, y: &mut [f32], bufs: &
     }
     // SAFETY: the caller checked the CPU features.
     unsafe { vnni::pack(&mut bufs.acts, x, m, k) };
-    let (acts, out_t) = (&bufs.acts, &mut bufs.out_t);
+    let acts = &bufs.acts;
     let bias = has_bias(ty);
-    // The tiles write y transposed (`rows × mp`, 16 activation rows contiguous per store);
-    // one pass at the end puts it back in `m × rows` order.
-    let mp = acts.groups * LANES;
-    out_t.clear();
-    out_t.resize(rows.next_multiple_of(NR) * mp, 0.0);
+    let out = crate::gemm::OutPtr::new(y);
     let tiles = rows.div_ceil(NR);
     let chunk = tiles
         .div_ceil(rayon::current_num_threads() * CHUNKS_PER_THREAD)
         .max(1);
     let bytes = w.bytes();
-    out_t
-        .par_chunks_mut(chunk * NR * mp)
-        .enumerate()
-        .for_each(|(c, out)| {
-            let mut tile = Tile::default();
-            for (t, out) in (c * chunk..).zip(out.chunks_exact_mut(NR * mp)) {
-                let r0 = t * NR;
-                let n = NR.min(rows - r0);
-                let src = &bytes[r0 * row_bytes..(r0 + n) * row_bytes];
-                // SAFETY: the caller checked the CPU features.
-                unsafe { vnni::unpack(&mut tile, ty, src, row_bytes, n, k, group) };
-                let mut lg = 0;
-                while lg < acts.groups {
-                    let mv = MV.min(acts.groups - lg);
-                    // SAFETY: the caller checked the CPU features; the tile holds NR rows of k
-                    // quants and their scales, the activations `groups` lane groups, `out` NR
-                    // rows of mp values.
-                    unsafe { vnni::tile(&tile, acts, lg, mv, group, bias, out, mp) };
-                    lg += mv;
+    let mp = acts.groups * LANES;
+    (0..tiles.div_ceil(chunk)).into_par_iter().for_each(|c| {
+        let mut tile = Tile::default();
+        let mut res = vec![0.0f32; NR * mp];
+        for t in c * chunk..((c + 1) * chunk).min(tiles) {
+            let r0 = t * NR;
+            let n = NR.min(rows - r0);
+            let src = &bytes[r0 * row_bytes..(r0 + n) * row_bytes];
+            // SAFETY: the caller checked the CPU features.
+            unsafe { vnni::unpack(&mut tile, ty, src, row_bytes, n, k, group) };
+            let mut lg = 0;
+            while lg < acts.groups {
+                let mv = MV.min(acts.groups - lg);
+                // SAFETY: the caller checked the CPU features; the tile holds NR rows of k
+                // quants and their scales, the activations `groups` lane groups, `res` NR rows
+                // of mp values.
+                unsafe { vnni::tile(&tile, acts, lg, mv, group, bias, &mut res, mp) };
+                lg += mv;
+            }
+            // The tile's results are column-major (activation rows contiguous per weight row)
+            // and hot in cache: write them to y's columns r0..r0+n here, on this thread.
+            for i in 0..m {
+                for r in 0..n {
+                    // SAFETY: i < m, r0 + r < rows; this chunk alone writes these columns.
+                    unsafe { *out.get().add(i * rows + r0 + r) = res[r * mp + i] };
                 }
             }
-        });
-    // Blocks of 64 weight rows: reads stay in a few cache lines per row, writes are contiguous.
-    for r0 in (0..rows).step_by(64) {
-        let r1 = (r0 + 64).min(rows);
-        for (i, y) in y.chunks_exact_mut(rows).take(m).enumerate() {
-            for (r, y) in (r0..r1).zip(&mut y[r0..r1]) {
-                *y = out_t[r * mp + i];
-            }
         }
-    }
+    });
 }
