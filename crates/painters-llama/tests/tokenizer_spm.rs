@@ -233,7 +233,7 @@ fn synthetic(name: &str) -> Value {
 
 #[test]
 fn synthetic_sentencepiece_vocabularies_match_transformers() {
-    for name in ["llama", "llama_no_prefix", "gemma"] {
+    for name in ["llama", "llama_no_prefix", "gemma", "phi3"] {
         let v = synthetic(name);
         let path = write_gguf(name, &synthetic_kvs(&v));
         let tok = TextTokenizer::from_gguf_path(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -377,4 +377,23 @@ fn special_tokens_and_byte_fallback_in_the_synthetic_vocabulary() {
     let ids = tok.encode_with("<start_of_turn><tool>", false).unwrap();
     assert_eq!(ids, [id("<start_of_turn>"), id("<tool>")]);
     assert_eq!(tok.decode(&ids, true).unwrap(), "<tool>");
+}
+
+#[test]
+fn merges_in_the_file_win_over_scores() {
+    // By score "▁h" merges first ("hel" -> ▁h e l, as transformers gives above); a file that
+    // lists its merges gets exactly those, here only "h e".
+    let v = synthetic("llama");
+    let mut kvs = synthetic_kvs(&v);
+    set(
+        &mut kvs,
+        "tokenizer.ggml.merges",
+        Meta::Strs(vec!["h e".into()]),
+    );
+    let tok = TextTokenizer::from_gguf_path(write_gguf("merges", &kvs)).unwrap();
+    let id = |t: &str| tok.token_to_id(t).unwrap();
+    assert_eq!(
+        tok.encode_with("hel", false).unwrap(),
+        [id("▁"), id("he"), id("l")]
+    );
 }
