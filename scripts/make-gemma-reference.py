@@ -312,6 +312,23 @@ SYNTHETIC_TEXTS = [
 ]
 
 
+def tokenize_cases(tok, texts):
+    """`input_ids` as `tok(text)` gives them (BOS as added by default), the token strings and
+    `decode(ids, skip_special_tokens=True)`, per text."""
+    cases = []
+    for text in texts:
+        ids = tok(text)["input_ids"]
+        cases.append(
+            {
+                "text": text,
+                "input_ids": ids,
+                "tokens": tok.convert_ids_to_tokens(ids),
+                "decoded": tok.decode(ids, skip_special_tokens=True),
+            }
+        )
+    return cases
+
+
 def synthetic_vocab(flavour):
     """A small SentencePiece vocabulary: specials, the 256 byte tokens, scored pieces, and tokens
     matched whole (control, user-defined). For the Gemma flavour the scores run against the file
@@ -406,17 +423,7 @@ def synthetic_cases(versions):
             else:
                 tok = AutoTokenizer.from_pretrained(tmp, gguf_file=path.name)
                 how = "AutoTokenizer.from_pretrained(dir, gguf_file=...)"
-            cases = []
-            for text in SYNTHETIC_TEXTS:
-                ids = tok(text)["input_ids"]
-                cases.append(
-                    {
-                        "text": text,
-                        "input_ids": ids,
-                        "tokens": tok.convert_ids_to_tokens(ids),
-                        "decoded": tok.decode(ids, skip_special_tokens=True),
-                    }
-                )
+            cases = tokenize_cases(tok, SYNTHETIC_TEXTS)
             meta = {
                 "general.architecture": arch,
                 "tokenizer.ggml.model": "llama",
@@ -598,17 +605,7 @@ def main():
     # ---- tokenizer references
     texts_json = json.loads((root / "tests/fixtures/inputs/texts.json").read_text())
     texts = list(texts_json["texts"]) + HARD_TEXTS
-    tok_cases = []
-    for text in texts:
-        ids = tok(text)["input_ids"]
-        tok_cases.append(
-            {
-                "text": text,
-                "input_ids": ids,
-                "tokens": tok.convert_ids_to_tokens(ids),
-                "decoded": tok.decode(ids, skip_special_tokens=True),
-            }
-        )
+    tok_cases = tokenize_cases(tok, texts)
     backend = tok.backend_tokenizer
     (out / "tokenizer_cases.json").write_text(
         json.dumps(
