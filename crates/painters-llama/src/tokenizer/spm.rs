@@ -205,8 +205,8 @@ pub(super) fn build(file: &GgufFile) -> Result<TextTokenizer, TokenizerError> {
     Ok(TextTokenizer::new(hf, &v))
 }
 
-/// A token of two or more characters, all whitespace, with at least one space: how Gemma's GGUF
-/// spells its `▁▁…` tokens (transformers: `" " in t and not t.strip()`; Python's `strip` also
+/// A token made only of whitespace, with at least one space: how Gemma's GGUF spells its `▁▁…`
+/// tokens (transformers: `" " in t and not t.strip()`; Python's `strip` also
 /// takes the separators U+001C..U+001F as whitespace).
 fn is_space_run(t: &str) -> bool {
     t.contains(' ')
