@@ -157,7 +157,7 @@ impl Runner {
             .cloned()
             .collect();
         let outputs = match arch {
-            "llama" => {
+            decoder if painters_llama::Family::from_model_type(decoder).is_some() => {
                 let model = self.llama_model(case)?;
                 let plan = Plan::compile(&schedule, model.num_blocks(), KvMode::Exact)
                     .map_err(|e| e.to_string())?;
@@ -181,7 +181,8 @@ impl Runner {
             }
             other => {
                 return Err(format!(
-                    "architecture `{other}` is not supported (llama, bert)"
+                    "architecture `{other}` is not supported ({}, bert)",
+                    painters_llama::Family::MODEL_TYPES.join(", ")
                 ));
             }
         };
@@ -211,11 +212,22 @@ impl Runner {
         if let Some(dir) = m["dir"].as_str() {
             return Ok(self.root.join(dir));
         }
-        let package = m["package"]
-            .as_str()
-            .ok_or("model has neither `dir` nor `package`")?;
-        let path =
-            models::packaged_model_path(&self.models_dir, package).map_err(|e| e.to_string())?;
+        let path = if let Some(rel) = m["models_dir_path"].as_str() {
+            // A path relative to the models folder wins over the package name.
+            let path = self.models_dir.join(rel);
+            if !path.exists() {
+                return Err(format!(
+                    "{} is missing; run scripts/fetch-models.sh (or pass --models-dir)",
+                    path.display()
+                ));
+            }
+            path
+        } else {
+            let package = m["package"]
+                .as_str()
+                .ok_or("model has neither `dir`, `models_dir_path` nor `package`")?;
+            models::packaged_model_path(&self.models_dir, package).map_err(|e| e.to_string())?
+        };
         if let Some(sha) = m["sha256"].as_str() {
             models::check_sha256(&path, sha).map_err(|e| e.to_string())?;
         }

@@ -48,7 +48,7 @@ fn smollm2_loads_answers_and_runs_every_preset() {
         (30, 576, 49152)
     );
     assert!(c.tie_word_embeddings);
-    assert_eq!(c.rope_theta, 100000.0);
+    assert_eq!(c.rope_theta(), 100000.0);
 
     // A trained model completes a well-known fact; a wrong RoPE permutation or dequantisation does not.
     let prompt = tok.encode("The capital of France is").unwrap();

@@ -5,7 +5,7 @@
 //! first RMSNorm's normalisation is computed once (every member sees the same input) and scaled by
 //! each member's weight; attention runs on `[k·b, heads, s, hd]`. The stacked weights are built on
 //! first use for each distinct member list and cached on the model
-//! ([`LlamaModel::stacked_weight_bytes`](super::LlamaModel::stacked_weight_bytes) reports their size),
+//! ([`DecoderModel::stacked_weight_bytes`](super::DecoderModel::stacked_weight_bytes) reports their size),
 //! within a byte budget (by default the blocks' own weight bytes; least recently used lists are
 //! dropped first, and a list that does not fit runs sequentially).
 
@@ -17,7 +17,10 @@ use burn::tensor::Tensor;
 use painters::KvState;
 use painters::exec::BlockOutput;
 
-use super::{Dims, LlamaBlock, LlamaContext, chunked_attention, rms_scale, rope};
+use super::attention::chunked_attention;
+use super::block::{BlockSpec, DecoderBlock};
+use super::context::DecoderContext;
+use super::norm::rms_scale;
 
 /// The weights of a member list, stacked along a new leading axis of size `k`.
 pub(crate) struct Stacked {
@@ -33,44 +36,64 @@ pub(crate) struct Stacked {
     w_gate_up: Tensor<3>,
     /// `[k, ffn, d]`.
     w_down: Tensor<3>,
-    dims: Dims,
+    spec: BlockSpec,
+    eps: f64,
     bytes: usize,
 }
 
 /// Bytes of one block's weights.
-fn block_bytes(b: &LlamaBlock) -> usize {
-    let n = |t: &[usize]| t.iter().product::<usize>();
-    let f = |t: &Tensor<2>| n(&t.dims()) * t.dtype().size();
-    let g = |t: &Tensor<1>| n(&t.dims()) * t.dtype().size();
-    g(&b.attn_norm) + f(&b.w_qkv) + f(&b.w_o) + g(&b.mlp_norm) + f(&b.w_gate_up) + f(&b.w_down)
+fn block_bytes(b: &DecoderBlock) -> usize {
+    b.bytes()
 }
 
 impl Stacked {
-    /// None when a member is out of range or the members' sizes differ.
-    fn build(blocks: &[LlamaBlock], members: &[usize]) -> Option<Stacked> {
-        let parts: Vec<&LlamaBlock> = members
+    /// None when a member is out of range, is not a plain Llama block
+    /// ([`DecoderBlock::is_plain`]), or the members' sizes, windows, RoPE tables or epsilons differ.
+    fn build(blocks: &[DecoderBlock], members: &[usize]) -> Option<Stacked> {
+        let parts: Vec<&DecoderBlock> = members
             .iter()
             .map(|&m| blocks.get(m))
             .collect::<Option<_>>()?;
-        let dims = parts.first()?.dims;
-        if parts.iter().any(|b| b.dims != dims) {
+        let first = parts.first()?;
+        let spec = first.spec;
+        let eps = first.attn_norm.rms_weight()?.1;
+        let rms = |n: &super::norm::Norm| {
+            n.rms_weight()
+                .filter(|(_, e)| *e == eps)
+                .map(|(w, _)| w.clone())
+        };
+        if parts.iter().any(|b| b.spec != spec || !b.is_plain()) {
             return None;
         }
         let k = parts.len();
-        let mat = |f: fn(&LlamaBlock) -> &Tensor<2>| -> Tensor<3> {
-            Tensor::stack(parts.iter().map(|b| f(b).clone()).collect(), 0)
+        let mat = |f: fn(&DecoderBlock) -> Option<&Tensor<2>>| -> Option<Tensor<3>> {
+            let ws = parts
+                .iter()
+                .map(|b| f(b).cloned())
+                .collect::<Option<Vec<_>>>()?;
+            Some(Tensor::stack(ws, 0))
         };
-        let norm = |f: fn(&LlamaBlock) -> &Tensor<1>| -> Tensor<3> {
-            let t: Tensor<2> = Tensor::stack(parts.iter().map(|b| f(b).clone()).collect(), 0);
+        let norm = |ws: Vec<Tensor<1>>| -> Tensor<3> {
+            let t: Tensor<2> = Tensor::stack(ws, 0);
             let d = t.dims()[1];
             t.reshape([k, 1, d])
         };
-        let attn_norm = norm(|b| &b.attn_norm);
-        let w_qkv = mat(|b| &b.w_qkv);
-        let w_o = mat(|b| &b.w_o);
-        let mlp_norm = norm(|b| &b.mlp_norm);
-        let w_gate_up = mat(|b| &b.w_gate_up);
-        let w_down = mat(|b| &b.w_down);
+        let attn_norm = norm(
+            parts
+                .iter()
+                .map(|b| rms(&b.attn_norm))
+                .collect::<Option<_>>()?,
+        );
+        let w_qkv = mat(|b| b.qkv.dense())?;
+        let w_o = mat(|b| b.o.dense())?;
+        let mlp_norm = norm(
+            parts
+                .iter()
+                .map(|b| rms(&b.mlp_norm))
+                .collect::<Option<_>>()?,
+        );
+        let w_gate_up = mat(|b| b.up.dense())?;
+        let w_down = mat(|b| b.down.dense())?;
         let bytes = [&attn_norm, &w_qkv, &w_o, &mlp_norm, &w_gate_up, &w_down]
             .iter()
             .map(|t| t.shape().num_elements() * t.dtype().size())
@@ -82,7 +105,8 @@ impl Stacked {
             mlp_norm,
             w_gate_up,
             w_down,
-            dims,
+            spec,
+            eps,
             bytes,
         })
     }
@@ -130,7 +154,7 @@ impl StackedCache {
     /// exceed the budget on their own. Least recently used lists are dropped to make room.
     pub(crate) fn get_or_build(
         &self,
-        blocks: &[LlamaBlock],
+        blocks: &[DecoderBlock],
         members: &[usize],
     ) -> Option<Arc<Stacked>> {
         let mut g = self.lock();
@@ -185,14 +209,14 @@ impl StackedCache {
     }
 }
 
-/// [`painters::Block::forward_group`] for Llama blocks: see the module docs. None (the executor
+/// [`painters::Block::forward_group`] for plain Llama blocks: see the module docs. None (the executor
 /// then runs the members one by one) for fewer than two members, for a block slice other than the
 /// model's that built `ctx`, or for members whose pasts differ in shape.
 pub(crate) fn forward_group(
-    blocks: &[LlamaBlock],
+    blocks: &[DecoderBlock],
     members: &[usize],
     x: &Tensor<3>,
-    ctx: &LlamaContext,
+    ctx: &DecoderContext,
     pasts: &[Option<&KvState>],
     want_kv: bool,
 ) -> Option<Vec<BlockOutput>> {
@@ -208,13 +232,15 @@ pub(crate) fn forward_group(
         return None;
     }
     let st = ctx.stacked.get_or_build(blocks, members)?;
-    let Dims {
+    let BlockSpec {
         heads,
         kv_heads,
         head_dim: hd,
         ffn,
-        eps,
-    } = st.dims;
+        ..
+    } = st.spec;
+    let eps = st.eps;
+    let rope = ctx.ropes.get(st.spec.rope)?;
     let [b, s, d] = x.dims();
     let n = b * s;
     let x = x.clone().reshape([1, n, d]);
@@ -227,8 +253,8 @@ pub(crate) fn forward_group(
             .reshape([k * b, s, cnt, hd])
             .swap_dims(1, 2)
     };
-    let q = rope(split(0, heads), &ctx.cos, &ctx.sin);
-    let key = rope(split(heads, kv_heads), &ctx.cos, &ctx.sin);
+    let q = rope.apply(split(0, heads));
+    let key = rope.apply(split(heads, kv_heads));
     let value = split(heads + kv_heads, kv_heads);
     let (k_all, v_all) = if past_dims.is_some() {
         let (pk, pv): (Vec<Tensor<4>>, Vec<Tensor<4>>) =
@@ -240,7 +266,14 @@ pub(crate) fn forward_group(
     } else {
         (key.clone(), value.clone())
     };
-    let ctx_out = chunked_attention(q, k_all, v_all, &ctx.chunks, k);
+    let ctx_out = chunked_attention(
+        q,
+        k_all,
+        v_all,
+        ctx.chunks(st.spec.window),
+        k,
+        st.spec.scores,
+    );
     let attn = ctx_out.swap_dims(1, 2).reshape([k, n, heads * hd]);
     let x = x + attn.matmul(st.w_o.clone());
     let h = rms_scale(x.clone(), eps).mul(st.mlp_norm.clone());
