@@ -147,13 +147,13 @@ impl BenchRun {
         let names = selected(self.schedules.as_deref())?;
         self.model.device()?;
         let path = self.model.local_path()?;
-        let mut model = self.model.load_llama(&path)?;
-        if self.no_batch_split {
-            model.set_batch_split(false);
-        }
-        if self.no_projection_split {
-            model.set_projection_split(false);
-        }
+        let model = self.model.load_llama(&path)?;
+        let defaults = model.settings();
+        let model = model.with_settings(painters_llama::ExecSettings {
+            batch_split: defaults.batch_split && !self.no_batch_split,
+            projection_split: defaults.projection_split && !self.no_projection_split,
+            ..defaults
+        });
         let batch_parts = model.batch_parts(8);
         let layers = model.num_blocks();
         // The heap the loaded model holds: the base that peak memory is relative to.

@@ -204,7 +204,7 @@ impl DecoderConfig {
     }
 
     /// Parse the text of a `config.json`; `path` is only used in error messages. Dispatches on
-    /// `model_type` to the family's description ([`Family::describe_hf`]).
+    /// `model_type` to the family's description ([`crate::family`]).
     pub fn from_hf_json(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let j = HfJson::parse(text, path)?;
         let model_type = j

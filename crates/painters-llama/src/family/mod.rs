@@ -2,7 +2,7 @@
 //!
 //! A description says which structural features a family switches on ([`Architecture`]), what each
 //! layer keeps wherever a schedule places it ([`LayerSpec`]: attention window, RoPE table), and where
-//! its checkpoints keep each weight ([`names`]). Dispatch is on HF `model_type` or GGUF
+//! its checkpoints keep each weight (the `names` module). Dispatch is on HF `model_type` or GGUF
 //! `general.architecture`.
 //!
 //! | family | HF `model_type` | what it switches on |

@@ -114,7 +114,10 @@ impl DecoderModel {
             self.stacked = Default::default();
             self.stacked.set_budget(settings.stacked_weight_budget);
         }
-        self.settings = settings;
+        self.settings = ExecSettings {
+            query_chunk: settings.query_chunk.map(|p| p.max(1)),
+            ..settings
+        };
         self
     }
 
@@ -144,27 +147,6 @@ impl DecoderModel {
     /// Drops every cached stacked weight (they are rebuilt on demand).
     pub fn clear_stacked_weights(&self) {
         self.stacked.clear();
-    }
-
-    /// Caps the bytes that stacked weights may take; see [`ExecSettings::stacked_weight_budget`].
-    /// Drops every cached stacked weight. Shared with the model's clones.
-    pub fn set_stacked_weight_budget(&self, bytes: Option<usize>) {
-        self.stacked.set_budget(bytes);
-    }
-
-    /// See [`ExecSettings::query_chunk`].
-    pub fn set_query_chunk(&mut self, positions: Option<usize>) {
-        self.settings.query_chunk = positions.map(|p| p.max(1));
-    }
-
-    /// See [`ExecSettings::batch_split`].
-    pub fn set_batch_split(&mut self, on: bool) {
-        self.settings.batch_split = on;
-    }
-
-    /// See [`ExecSettings::projection_split`].
-    pub fn set_projection_split(&mut self, on: bool) {
-        self.settings.projection_split = on;
     }
 
     /// How many row groups a forward pass of `batch` rows without a KV cache runs in at once: one
@@ -241,7 +223,7 @@ impl DecoderModel {
         let vocab = self.config.vocab_size;
         // Columns `start..start + len` of the dense `[d, vocab]` head; None when it is packed.
         let head = |start: usize, len: usize| match (&self.head, &self.embed) {
-            (Some(Weight::Dense(w)), _) => Some(w.clone().narrow(1, start, len)),
+            (Some(Weight::Dense(w)), _) => Some((**w).clone().narrow(1, start, len)),
             (None, Table::Dense(e)) => Some(e.clone().narrow(0, start, len).transpose()),
             _ => None,
         };
@@ -366,9 +348,8 @@ impl Transformer for DecoderModel {
             Table::Packed(q) => {
                 let rows: Vec<usize> = input.ids.iter().map(|&i| i as usize).collect();
                 let mut out = vec![0f32; rows.len() * d];
-                // infallible: ids were checked against the vocabulary above.
                 q.gather_rows(&rows, &mut out)
-                    .expect("embedding rows in range");
+                    .map_err(|e| DecoderError::Input(format!("embedding rows: {e}")))?;
                 Tensor::from_data(TensorData::new(out, [b, s, d]), &self.device)
             }
         };
