@@ -167,7 +167,7 @@ impl DecoderModel {
                 windows.push(l.window);
             }
         }
-        let stacked: std::sync::Arc<crate::model::batched::StackedCache> = Default::default();
+        let stacked: std::sync::Arc<crate::model::stacked::StackedCache> = Default::default();
         stacked.set_budget(settings.stacked_weight_budget);
         Ok(DecoderModel {
             inv_freqs: c.ropes.iter().map(|r| r.inv_freq()).collect(),
