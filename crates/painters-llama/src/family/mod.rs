@@ -1,7 +1,7 @@
 //! Model families: each is a small description over the one generic decoder.
 //!
-//! A description says which structural features a family switches on ([`Architecture`]), what each
-//! layer keeps wherever a schedule places it ([`LayerSpec`]: attention window, RoPE table), and where
+//! A description says which structural features a family switches on ([`Architecture`](crate::config::Architecture)), what each
+//! layer keeps wherever a schedule places it ([`LayerSpec`](crate::config::LayerSpec): attention window, RoPE table), and where
 //! its checkpoints keep each weight (the `names` module). Dispatch is on HF `model_type` or GGUF
 //! `general.architecture`.
 //!
