@@ -12,10 +12,15 @@
 //! Groups (ids are `shape/threads`):
 //! * `roofline/stream_read`, `roofline/fma_peak`: a streaming read of 256 MiB (memory
 //!   bandwidth) and independent f32 FMA chains (peak flops), on 1 and 2 threads.
+//! Shapes: SmolLM2-135M's projections and head, and Gemma-3-270M's two products whose rows are
+//! whole K-quant super-blocks (SmolLM2's 576 is not a multiple of 256, so the K-quants appear
+//! only there).
 //! * `gemv/<type>`: one activation row (decode), throughput in weight bytes read. Each iteration
 //!   uses the next of enough copies of the matrix to exceed the 32 MiB L3, so the weights come
 //!   from DRAM as in a real decode step.
-//! * `gemm128/<type>`: 128 activation rows (a prompt), throughput in flops (2·m·rows·cols).
+//! * `gemm128/<type>`: 128 activation rows (a prompt) on the default path (int8 tiles on
+//!   AVX-512 VNNI for quantised types, else dequantised panels + f32 GEMM), throughput in flops
+//!   (2·m·rows·cols); `gemm128_dequant/<type>` the exact dequantised-panel path for comparison.
 //! * `f32_gemm/gemv`, `f32_gemm/gemm128`: the `gemm` crate on f32 weights, as burn-flex calls it
 //!   (`Parallelism::Rayon`), on the same shapes.
 //!
@@ -35,6 +40,9 @@ const SMOLLM2: [(&str, usize, usize); 5] = [
     ("down576x1536", 576, 1536),
     ("head49152x576", 49152, 576),
 ];
+/// Gemma-3-270M's products whose inputs are a whole number of K-quant super-blocks (the file's
+/// Q4_K / Q6_K tensors): the attention output and the FFN down projection.
+const GEMMA3: [(&str, usize, usize); 2] = [("o640x1024", 640, 1024), ("down640x2048", 640, 2048)];
 const LLAMA7B: [(&str, usize, usize); 3] = [
     ("q4096x4096", 4096, 4096),
     ("up11008x4096", 11008, 4096),
@@ -42,7 +50,7 @@ const LLAMA7B: [(&str, usize, usize); 3] = [
 ];
 const THREADS: [usize; 2] = [1, 2];
 /// Bytes of weight copies a GEMV iteration cycles through (more than the L3).
-const COLD_BYTES: usize = 96 << 20;
+const COLD_BYTES: usize = 64 << 20;
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -168,7 +176,7 @@ fn types_for(shapes: &[(&str, usize, usize)]) -> Vec<WeightType> {
 }
 
 fn shapes() -> Vec<&'static [(&'static str, usize, usize)]> {
-    let mut s: Vec<&'static [(&'static str, usize, usize)]> = vec![&SMOLLM2];
+    let mut s: Vec<&'static [(&'static str, usize, usize)]> = vec![&SMOLLM2, &GEMMA3];
     if std::env::var_os("KERNELS_BENCH_7B").is_some() {
         s.push(&LLAMA7B);
     }
@@ -183,6 +191,9 @@ fn gemv(c: &mut Criterion) {
     for set in shapes() {
         for ty in types_for(set) {
             for &(name, rows, cols) in set {
+                if ty.row_bytes(cols).is_none() {
+                    continue; // K-quants need rows of whole 256-blocks
+                }
                 let one = matrix(ty, rows, cols, 7);
                 let copies: Vec<QMatrix> = (0..COLD_BYTES.div_ceil(one.bytes_len()).max(2))
                     .map(|_| QMatrix::from_bytes(ty, rows, cols, one.bytes().to_vec().into()))
@@ -216,21 +227,30 @@ fn gemv(c: &mut Criterion) {
 }
 
 fn gemm128(c: &mut Criterion) {
+    prompt(c, "gemm128", ProductPath::Auto);
+    prompt(c, "gemm128_dequant", ProductPath::Dequant);
+}
+
+/// 128 activation rows through `path` for every type and shape.
+fn prompt(c: &mut Criterion, group: &str, path: ProductPath) {
     const M: usize = 128;
-    let mut g = c.benchmark_group("gemm128");
+    let mut g = c.benchmark_group(group);
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
     for set in shapes() {
         for ty in types_for(set) {
+            if path == ProductPath::Dequant && ty == WeightType::F32 {
+                continue; // the same as the default path
+            }
             for &(name, rows, cols) in set {
+                if ty.row_bytes(cols).is_none() {
+                    continue; // K-quants need rows of whole 256-blocks
+                }
                 let w = matrix(ty, rows, cols, 7);
                 let x = values(M * cols, 11);
                 let mut y = vec![0.0; M * rows];
-                let opts = MatmulOptions {
-                    level: None,
-                    path: ProductPath::Dequant,
-                };
+                let opts = MatmulOptions { level: None, path };
                 g.throughput(Throughput::Elements((2 * M * rows * cols) as u64));
                 for t in THREADS {
                     let p = pool(t);

@@ -52,7 +52,7 @@ def main():
     shapes = defaultdict(set)
     types = defaultdict(list)
     for (g, f, v) in r:
-        if g in ("gemv", "gemm128"):
+        if g in ("gemv", "gemm128", "gemm128_dequant"):
             shapes[g].add(v.rsplit("/", 1)[0])
             if f not in types[g]:
                 types[g].append(f)
@@ -60,19 +60,26 @@ def main():
              "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 
     def shape_key(s):
-        return (not s.startswith(("q576", "kv192", "up1536", "down576", "head")), s)
+        known = ["q576", "kv192", "up1536", "down576", "head", "o640", "down640"]
+        for i, k in enumerate(known):
+            if s.startswith(k):
+                return (i, s)
+        return (len(known), s)
 
     for g, unit, ref, what in [
         ("gemv", "GB/s", bw, "of weights read per second (share of the streaming bandwidth)"),
-        ("gemm128", "GFLOP/s", peak, "(share of the f32 FMA peak)"),
+        ("gemm128", "GFLOP/s", peak, "on the default path (share of the f32 FMA peak)"),
+        ("gemm128_dequant", "GFLOP/s", peak, "on the exact dequantised-panel path (share of the f32 FMA peak)"),
     ]:
+        if not shapes[g]:
+            continue
         cols = sorted(shapes[g], key=shape_key)
         print(f"\n### {g}: {unit} {what}\n")
         for t in (1, 2):
             print(f"\n{t} thread{'s' if t > 1 else ''}:\n")
             print("| type | " + " | ".join(cols) + " |")
             print("|---|" + "---|" * len(cols))
-            rows = [("f32 gemm crate", "f32_gemm", g)] + [
+            rows = [("f32 gemm crate", "f32_gemm", "gemv" if g == "gemv" else "gemm128")] + [
                 (ty, g, ty) for ty in order if ty in types[g]
             ]
             for label, group, func in rows:

@@ -108,7 +108,10 @@ unsafe fn quantize_run_avx2(x: &[f32], q: &mut [i8]) -> f32 {
     let mut m = _mm256_setzero_ps();
     for i in (0..x.len()).step_by(8) {
         // SAFETY: i + 8 <= x.len().
-        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, unsafe { _mm256_loadu_ps(px.add(i)) }));
+        m = _mm256_max_ps(
+            m,
+            _mm256_andnot_ps(sign, unsafe { _mm256_loadu_ps(px.add(i)) }),
+        );
     }
     let m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
     let m2 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
@@ -137,7 +140,14 @@ impl QuantizedActs {
     /// Quantises `m` rows of `cols` values (`x.len() == m * cols`, `cols` a multiple of the
     /// kind's block) into this buffer, with the instructions of `level` (same results on every
     /// level; the caller has checked the CPU supports it).
-    pub(crate) fn quantize(&mut self, level: Level, kind: ActKind, x: &[f32], m: usize, cols: usize) {
+    pub(crate) fn quantize(
+        &mut self,
+        level: Level,
+        kind: ActKind,
+        x: &[f32],
+        m: usize,
+        cols: usize,
+    ) {
         let block = kind.block();
         debug_assert!(cols.is_multiple_of(block) && x.len() == m * cols);
         let nb = m * cols / block;
@@ -200,7 +210,9 @@ mod tests {
 
     #[test]
     fn every_level_quantises_alike() {
-        let mut x: Vec<f32> = (0..512).map(|i| ((i * 7919) % 1013) as f32 / 97.0 - 5.0).collect();
+        let mut x: Vec<f32> = (0..512)
+            .map(|i| ((i * 7919) % 1013) as f32 / 97.0 - 5.0)
+            .collect();
         // with max 127 the scale is 1 and these are exact ties
         x[..4].copy_from_slice(&[127.0, 2.5, -3.5, 0.5]);
         x[100..132].fill(0.0);
@@ -231,7 +243,16 @@ mod tests {
                 }
             }
         }
-        for x in [0.0f32, -0.0, 0.499_999_97, -0.499_999_97, 0.5, -0.5, 1e-30, 8388609.0] {
+        for x in [
+            0.0f32,
+            -0.0,
+            0.499_999_97,
+            -0.499_999_97,
+            0.5,
+            -0.5,
+            1e-30,
+            8388609.0,
+        ] {
             assert_eq!(round_half_away(x).to_bits(), x.round().to_bits(), "{x:e}");
         }
     }

@@ -26,14 +26,24 @@ pub(crate) fn group_len(ty: WeightType) -> Option<usize> {
 pub(crate) fn has_bias(ty: WeightType) -> bool {
     matches!(
         ty,
-        WeightType::Q4_1 | WeightType::Q5_1 | WeightType::Q2_K | WeightType::Q4_K | WeightType::Q5_K
+        WeightType::Q4_1
+            | WeightType::Q5_1
+            | WeightType::Q2_K
+            | WeightType::Q4_K
+            | WeightType::Q5_K
     )
 }
 
 /// Unpacks one row (`src`: whole blocks) into `q` (one i8 per element), `scale` and `bias` (one
 /// per group). Sizes are the caller's: `q.len()` elements, `q.len() / group_len` groups.
 #[inline(always)]
-pub(crate) fn unpack_row(ty: WeightType, src: &[u8], q: &mut [i8], scale: &mut [f32], bias: &mut [f32]) {
+pub(crate) fn unpack_row(
+    ty: WeightType,
+    src: &[u8],
+    q: &mut [i8],
+    scale: &mut [f32],
+    bias: &mut [f32],
+) {
     let blocks = src.chunks_exact(ty.block_bytes());
     match ty {
         WeightType::Q8_0 => {
@@ -45,7 +55,11 @@ pub(crate) fn unpack_row(ty: WeightType, src: &[u8], q: &mut [i8], scale: &mut [
             }
         }
         WeightType::Q4_0 | WeightType::Q4_1 => {
-            let (off, at) = if ty == WeightType::Q4_0 { (8, 2) } else { (0, 4) };
+            let (off, at) = if ty == WeightType::Q4_0 {
+                (8, 2)
+            } else {
+                (0, 4)
+            };
             for (i, (b, q)) in blocks.zip(q.chunks_exact_mut(QK)).enumerate() {
                 scale[i] = f16_at(b, 0);
                 if ty == WeightType::Q4_1 {
@@ -59,7 +73,11 @@ pub(crate) fn unpack_row(ty: WeightType, src: &[u8], q: &mut [i8], scale: &mut [
             }
         }
         WeightType::Q5_0 | WeightType::Q5_1 => {
-            let (off, at) = if ty == WeightType::Q5_0 { (16, 2) } else { (0, 4) };
+            let (off, at) = if ty == WeightType::Q5_0 {
+                (16, 2)
+            } else {
+                (0, 4)
+            };
             for (i, (b, q)) in blocks.zip(q.chunks_exact_mut(QK)).enumerate() {
                 scale[i] = f16_at(b, 0);
                 if ty == WeightType::Q5_1 {
