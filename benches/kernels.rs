@@ -25,10 +25,17 @@
 //!   (`Parallelism::Rayon`), on the same shapes.
 //!
 //! `KERNELS_BENCH_7B=1` adds Llama-2-7B's shapes (4096, 11008) for a few types.
+//!
+//! `KERNELS_BENCH_CLOCK=cpu` times with the process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`, all
+//! threads) instead of wall time: on a machine shared with other jobs, a one-thread run then
+//! measures what the kernel costs when it has the core, not how long it waited for one. Keep
+//! those results apart: `CRITERION_HOME=$PWD/target/criterion-cpu KERNELS_BENCH_CLOCK=cpu cargo
+//! bench … -- '/1t'`, then `python3 scripts/kernel-table.py target/criterion-cpu`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use painters_kernels::{MatmulOptions, ProductPath, QMatrix, Scratch, WeightBytes, WeightType};
 
@@ -51,6 +58,91 @@ const LLAMA7B: [(&str, usize, usize); 3] = [
 const THREADS: [usize; 2] = [1, 2];
 /// Bytes of weight copies a GEMV iteration cycles through (more than the L3).
 const COLD_BYTES: usize = 64 << 20;
+
+/// Wall time, or the process's CPU time (`KERNELS_BENCH_CLOCK=cpu`), in nanoseconds.
+struct Clock {
+    cpu: bool,
+}
+
+impl Clock {
+    fn from_env() -> Self {
+        Self {
+            cpu: std::env::var("KERNELS_BENCH_CLOCK").is_ok_and(|v| v == "cpu"),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        if self.cpu {
+            let mut t = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `t` is a valid timespec to write to.
+            let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+            assert_eq!(rc, 0, "clock_gettime");
+            t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+        } else {
+            static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+            START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_nanos() as u64
+        }
+    }
+}
+
+impl Measurement for Clock {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        self.now()
+    }
+    fn end(&self, start: u64) -> u64 {
+        self.now().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NanosFormatter
+    }
+}
+
+/// Nanoseconds; throughputs in G/s (bytes: GB/s, elements: G elements/s, i.e. GFLOP/s here).
+struct NanosFormatter;
+
+impl ValueFormatter for NanosFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = if typical < 1e3 {
+            (1.0, "ns")
+        } else if typical < 1e6 {
+            (1e3, "µs")
+        } else {
+            (1e6, "ms")
+        };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+    fn scale_throughputs(&self, _: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let (amount, unit) = match *t {
+            Throughput::Bytes(b) | Throughput::BytesDecimal(b) => (b as f64, "GB/s"),
+            Throughput::Elements(e) => (e as f64, "G/s"),
+            Throughput::Bits(b) => (b as f64, "Gb/s"),
+            _ => (1.0, "G/s"),
+        };
+        values.iter_mut().for_each(|v| *v = amount / *v);
+        unit
+    }
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -97,7 +189,7 @@ fn matrix(ty: WeightType, rows: usize, cols: usize, seed: u64) -> QMatrix {
     QMatrix::from_bytes(ty, rows, cols, WeightBytes::from_vec(bytes)).expect("blocks")
 }
 
-fn roofline(c: &mut Criterion) {
+fn roofline(c: &mut Criterion<Clock>) {
     let mut g = c.benchmark_group("roofline");
     g.sample_size(10).measurement_time(Duration::from_secs(2));
     let buf: Vec<u64> = (0..(256usize << 20) / 8).map(|i| i as u64).collect();
@@ -114,7 +206,9 @@ fn roofline(c: &mut Criterion) {
                 })
             })
         });
-        const CHAINS: usize = 16;
+        // 12 chains: enough to cover the FMA latency on two pipes, few enough for 16 ymm
+        // registers (16 chains spilled, and the bench measured the spills).
+        const CHAINS: usize = 12;
         const STEPS: usize = 1 << 16;
         g.throughput(Throughput::Elements((t * CHAINS * 8 * 2 * STEPS) as u64));
         g.bench_function(BenchmarkId::new("fma_peak", format!("{t}t")), |b| {
@@ -183,7 +277,7 @@ fn shapes() -> Vec<&'static [(&'static str, usize, usize)]> {
     s
 }
 
-fn gemv(c: &mut Criterion) {
+fn gemv(c: &mut Criterion<Clock>) {
     let mut g = c.benchmark_group("gemv");
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(300))
@@ -226,13 +320,13 @@ fn gemv(c: &mut Criterion) {
     g.finish();
 }
 
-fn gemm128(c: &mut Criterion) {
+fn gemm128(c: &mut Criterion<Clock>) {
     prompt(c, "gemm128", ProductPath::Auto);
     prompt(c, "gemm128_dequant", ProductPath::Dequant);
 }
 
 /// 128 activation rows through `path` for every type and shape.
-fn prompt(c: &mut Criterion, group: &str, path: ProductPath) {
+fn prompt(c: &mut Criterion<Clock>, group: &str, path: ProductPath) {
     const M: usize = 128;
     let mut g = c.benchmark_group(group);
     g.sample_size(10)
@@ -298,7 +392,7 @@ fn f32_gemm(m: usize, n: usize, k: usize, x: &[f32], w: &[f32], y: &mut [f32], t
     }
 }
 
-fn f32_baseline(c: &mut Criterion) {
+fn f32_baseline(c: &mut Criterion<Clock>) {
     let mut g = c.benchmark_group("f32_gemm");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))
@@ -334,5 +428,9 @@ fn f32_baseline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, roofline, gemv, gemm128, f32_baseline);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(Clock::from_env());
+    targets = roofline, gemv, gemm128, f32_baseline
+}
 criterion_main!(benches);
