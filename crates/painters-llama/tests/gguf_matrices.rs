@@ -85,6 +85,67 @@ fn errors(got: &[f32], want: &[f64]) -> (f64, f64) {
     (max_e / max_y, (se / sy).sqrt())
 }
 
+/// `rmsnorm(x) ⊙ g` per row of `cols` (Gemma's norms scale by `1 + g`).
+fn rms_norm(x: &[f32], cols: usize, g: &[f32], gemma: bool) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len());
+    for row in x.chunks_exact(cols) {
+        let ms = row.iter().map(|v| v * v).sum::<f32>() / cols as f32;
+        let inv = 1.0 / (ms + 1e-6).sqrt();
+        out.extend(
+            row.iter()
+                .zip(g)
+                .map(|(v, g)| v * inv * if gemma { 1.0 + g } else { *g }),
+        );
+    }
+    out
+}
+
+/// `x · Wᵀ` in f64 from the dequantised weights.
+fn reference(w: &QMatrix, x: &[f32], m: usize) -> Vec<f64> {
+    let (rows, cols) = (w.rows(), w.cols());
+    let deq = w.dequantize();
+    let mut y = vec![0.0f64; m * rows];
+    for i in 0..m {
+        for r in 0..rows {
+            y[i * rows + r] = (0..cols)
+                .map(|k| f64::from(x[i * cols + k]) * f64::from(deq[r * cols + k]))
+                .sum();
+        }
+    }
+    y
+}
+
+/// The activations a tensor really multiplies, built from real token embeddings: the
+/// normalised hidden state for the attention and FFN inputs and the head, and
+/// `silu(gate·h) ⊙ (up·h)` for the FFN down projection (with the layer's own weights).
+fn activations(f: &GgufFile, name: &str, m: usize) -> Vec<f32> {
+    let gemma = f.get_str("general.architecture").unwrap() == "gemma3";
+    let emb = f.tensor_matrix("token_embd.weight").unwrap();
+    let d = emb.cols();
+    let ids: Vec<usize> = (0..m).map(|i| 1000 + 977 * i).collect();
+    let mut e = vec![0.0; m * d];
+    emb.gather_rows(&ids, &mut e).unwrap();
+    let norm = |t: &str| f.tensor_f32(t).unwrap().1;
+    let blk = name.split('.').nth(1).unwrap_or("0");
+    if name == "token_embd.weight" {
+        return rms_norm(&e, d, &norm("output_norm.weight"), gemma);
+    }
+    if name.contains("attn_") {
+        return rms_norm(&e, d, &norm(&format!("blk.{blk}.attn_norm.weight")), gemma);
+    }
+    let h = rms_norm(&e, d, &norm(&format!("blk.{blk}.ffn_norm.weight")), gemma);
+    if !name.contains("ffn_down") {
+        return h;
+    }
+    let gate = f.tensor_matrix(&format!("blk.{blk}.ffn_gate.weight")).unwrap();
+    let up = f.tensor_matrix(&format!("blk.{blk}.ffn_up.weight")).unwrap();
+    let (g, u) = (reference(&gate, &h, m), reference(&up, &h, m));
+    g.iter()
+        .zip(&u)
+        .map(|(&g, &u)| (g / (1.0 + (-g).exp()) * u) as f32)
+        .collect()
+}
+
 #[test]
 #[ignore = "prints the error table of docs/kernels.md; needs the real models"]
 fn product_error_on_real_weights() {
@@ -96,6 +157,7 @@ fn product_error_on_real_weights() {
             &[
                 "blk.0.attn_q.weight",
                 "blk.10.ffn_up.weight",
+                "blk.10.ffn_down.weight",
                 "token_embd.weight",
             ][..],
         ),
@@ -111,33 +173,15 @@ fn product_error_on_real_weights() {
         ),
     ] {
         let f = open(rel);
-        let emb = f.tensor_matrix("token_embd.weight").unwrap();
         for name in tensors {
-            let w: QMatrix = f.tensor_matrix(name).unwrap();
-            // activations: real token embeddings (the model's layer-0 inputs) where the widths
-            // agree, else those rows tiled to the width
-            let ids: Vec<usize> = (0..16).map(|i| 1000 + 977 * i).collect();
-            let mut e = vec![0.0; ids.len() * emb.cols()];
-            emb.gather_rows(&ids, &mut e).unwrap();
-            let rows_to_test = w.rows().min(4096);
+            let w = f.tensor_matrix(name).unwrap();
+            // the first 4096 rows of the heads (the whole vocabulary would take minutes here)
             let w = w
-                .select_rows(&(0..rows_to_test).collect::<Vec<_>>())
+                .select_rows(&(0..w.rows().min(4096)).collect::<Vec<_>>())
                 .unwrap();
-            let deq = w.dequantize();
             for m in [1usize, 16] {
-                let x: Vec<f32> = (0..m * w.cols())
-                    .map(|i| e[(i / w.cols()) * emb.cols() + (i % w.cols()) % emb.cols()])
-                    .collect();
-                let mut want = vec![0.0f64; m * w.rows()];
-                for i in 0..m {
-                    for r in 0..w.rows() {
-                        want[i * w.rows() + r] = (0..w.cols())
-                            .map(|k| {
-                                f64::from(x[i * w.cols() + k]) * f64::from(deq[r * w.cols() + k])
-                            })
-                            .sum();
-                    }
-                }
+                let x = activations(&f, name, m);
+                let want = reference(&w, &x, m);
                 for path in [ProductPath::Dot, ProductPath::Int8, ProductPath::Dequant] {
                     let mut y = vec![0.0; m * w.rows()];
                     let opts = MatmulOptions {
