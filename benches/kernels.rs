@@ -9,12 +9,13 @@
 //! python3 scripts/kernel-table.py   # the tables of docs/kernels.md from target/criterion
 //! ```
 //!
-//! Groups (ids are `shape/threads`):
-//! * `roofline/stream_read`, `roofline/fma_peak`: a streaming read of 256 MiB (memory
-//!   bandwidth) and independent f32 FMA chains (peak flops), on 1 and 2 threads.
 //! Shapes: SmolLM2-135M's projections and head, and Gemma-3-270M's two products whose rows are
 //! whole K-quant super-blocks (SmolLM2's 576 is not a multiple of 256, so the K-quants appear
 //! only there).
+//!
+//! Groups (ids are `shape/threads`):
+//! * `roofline/stream_read`, `roofline/fma_peak`: a streaming read of 256 MiB (memory
+//!   bandwidth) and independent f32 FMA chains (peak flops), on 1 and 2 threads.
 //! * `gemv/<type>`: one activation row (decode), throughput in weight bytes read. Each iteration
 //!   uses the next of enough copies of the matrix to exceed the 32 MiB L3, so the weights come
 //!   from DRAM as in a real decode step.
@@ -23,6 +24,7 @@
 //!   (2·m·rows·cols); `gemm128_dequant/<type>` the exact dequantised-panel path for comparison.
 //! * `f32_gemm/gemv`, `f32_gemm/gemm128`: the `gemm` crate on f32 weights, as burn-flex calls it
 //!   (`Parallelism::Rayon`), on the same shapes.
+//! * `crossover/{dot,prompt}/m<m>`: 1–16 activation rows on both paths (sets `DOT_MAX_ROWS`).
 //!
 //! `KERNELS_BENCH_7B=1` adds Llama-2-7B's shapes (4096, 11008) for a few types.
 //!
@@ -209,7 +211,7 @@ fn roofline(c: &mut Criterion<Clock>) {
         // 12 chains: enough to cover the FMA latency on two pipes, few enough for 16 ymm
         // registers (16 chains spilled, and the bench measured the spills).
         const CHAINS: usize = 12;
-        const STEPS: usize = 1 << 16;
+        const STEPS: usize = 1 << 20; // ≈ 2 ms per iteration: the pool wake-up is noise
         g.throughput(Throughput::Elements((t * CHAINS * 8 * 2 * STEPS) as u64));
         g.bench_function(BenchmarkId::new("fma_peak", format!("{t}t")), |b| {
             b.iter(|| p.broadcast(|_| fma_chains::<CHAINS>(STEPS)))
@@ -428,9 +430,38 @@ fn f32_baseline(c: &mut Criterion<Clock>) {
     g.finish();
 }
 
+/// Where the decode path stops paying: SmolLM2's FFN up projection (Q4_1) with 1–16
+/// activation rows on the row-dot path and on the default prompt path, one thread. Sets
+/// [`painters_kernels::DOT_MAX_ROWS`].
+fn crossover(c: &mut Criterion<Clock>) {
+    let mut g = c.benchmark_group("crossover");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    let (rows, cols) = (1536, 576);
+    let w = matrix(WeightType::Q4_1, rows, cols, 7);
+    let p = pool(1);
+    for m in [1usize, 2, 4, 8, 16] {
+        let x = values(m * cols, 11);
+        let mut y = vec![0.0; m * rows];
+        g.throughput(Throughput::Elements((2 * m * rows * cols) as u64));
+        for (name, path) in [("dot", ProductPath::Dot), ("prompt", ProductPath::Int8)] {
+            let opts = MatmulOptions { level: None, path };
+            let mut scratch = Scratch::new();
+            g.bench_function(BenchmarkId::new(name, format!("m{m}/1t")), |b| {
+                b.iter(|| {
+                    p.install(|| w.matmul_with(&x, m, &mut y, &opts, &mut scratch))
+                        .expect("matmul")
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(Clock::from_env());
-    targets = roofline, gemv, gemm128, f32_baseline
+    targets = roofline, gemv, gemm128, f32_baseline, crossover
 }
 criterion_main!(benches);

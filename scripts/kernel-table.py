@@ -40,14 +40,23 @@ def main():
     def get(g, f, v):
         return r.get((g, f, v), (None, None))
 
-    print("### Roofline\n")
-    print("| figure | 1 thread | 2 threads |")
-    print("|---|---|---|")
     bw = {t: get("roofline", "stream_read", f"{t}t")[1] for t in (1, 2)}
     peak = {t: get("roofline", "fma_peak", f"{t}t")[1] for t in (1, 2)}
+    threads = [t for t in (1, 2) if any(k[2].endswith(f"/{t}t") for k in r if k[0] != "roofline")]
     fmt = lambda x, unit: f"{x:.1f} {unit}" if x else "—"
-    print(f"| streaming read (memory bandwidth) | {fmt(bw[1], 'GB/s')} | {fmt(bw[2], 'GB/s')} |")
-    print(f"| f32 FMA peak | {fmt(peak[1], 'GFLOP/s')} | {fmt(peak[2], 'GFLOP/s')} |")
+    print("### Roofline\n")
+    print("| figure | " + " | ".join(f"{t} thread{'s' if t > 1 else ''}" for t in threads) + " |")
+    print("|---|" + "---|" * len(threads))
+    print("| streaming read (memory bandwidth) | " + " | ".join(fmt(bw[t], "GB/s") for t in threads) + " |")
+    print("| f32 FMA peak | " + " | ".join(fmt(peak[t], "GFLOP/s") for t in threads) + " |")
+
+    cross = sorted({k[2] for k in r if k[0] == "crossover"}, key=lambda v: int(v[1:].split("/")[0]))
+    if cross:
+        print("\n### Decode vs prompt path by activation rows (Q4_1, 1536×576, GFLOP/s)\n")
+        print("| path | " + " | ".join(v.split("/")[0] for v in cross) + " |")
+        print("|---|" + "---|" * len(cross))
+        for f in ("dot", "prompt"):
+            print(f"| {f} | " + " | ".join(f"{get('crossover', f, v)[1]:.1f}" for v in cross) + " |")
 
     shapes = defaultdict(set)
     types = defaultdict(list)
@@ -75,7 +84,7 @@ def main():
             continue
         cols = sorted(shapes[g], key=shape_key)
         print(f"\n### {g}: {unit} {what}\n")
-        for t in (1, 2):
+        for t in threads:
             print(f"\n{t} thread{'s' if t > 1 else ''}:\n")
             print("| type | " + " | ".join(cols) + " |")
             print("|---|" + "---|" * len(cols))

@@ -1,4 +1,4 @@
-//! The prompt path: `y = x · Wᵀ` for many activation rows, as panels of W dequantised to f32
+//! The exact prompt path: `y = x · Wᵀ` for many activation rows, as panels of W dequantised to f32
 //! and multiplied by the `gemm` crate's register-blocked f32 micro-kernel.
 //!
 //! Compute-bound: every weight is used `m` times, so dequantising a panel once costs little

@@ -9,9 +9,10 @@ use crate::gemv::{Scratch, gemv};
 use crate::{KernelError, Level, WeightBytes, WeightType};
 
 /// Activation rows up to which [`ProductPath::Auto`] takes the dot-product (decode) path.
-/// Measured with `benches/kernels.rs` on SmolLM2's shapes (docs/kernels.md): the row-dot
-/// kernels read each weight once per activation row from cache, the tiled path pays its
-/// dequantisation once, and they cross between 4 and 8 rows.
+/// The row-dot kernels redo each weight's unpacking for every activation row, the int8 tiles
+/// unpack each weight once per call; on SmolLM2's FFN shape (Q4_1, AVX-512, one thread) the
+/// row-dot path is 1.1× faster at 4 rows and the tiles 1.1× faster at 8, 4.9× at 16
+/// (`crossover` in `benches/kernels.rs`, docs/kernels.md).
 pub const DOT_MAX_ROWS: usize = 4;
 
 /// Which algorithm computes a product.

@@ -137,8 +137,12 @@ fn activations(f: &GgufFile, name: &str, m: usize) -> Vec<f32> {
     if !name.contains("ffn_down") {
         return h;
     }
-    let gate = f.tensor_matrix(&format!("blk.{blk}.ffn_gate.weight")).unwrap();
-    let up = f.tensor_matrix(&format!("blk.{blk}.ffn_up.weight")).unwrap();
+    let gate = f
+        .tensor_matrix(&format!("blk.{blk}.ffn_gate.weight"))
+        .unwrap();
+    let up = f
+        .tensor_matrix(&format!("blk.{blk}.ffn_up.weight"))
+        .unwrap();
     let (g, u) = (reference(&gate, &h, m), reference(&up, &h, m));
     g.iter()
         .zip(&u)
