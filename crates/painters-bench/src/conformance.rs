@@ -17,7 +17,7 @@ use painters::weights::{SafetensorsFile, TensorSource};
 use painters::{KvMode, LayerSchedule, Plan};
 use painters_bert::{BertInput, BertModel, sentence};
 use painters_llama::generate::{GenerateOptions, Sampling, generate};
-use painters_llama::{LlamaInput, LlamaModel};
+use painters_llama::{ExecSettings, LlamaInput, LlamaModel, LoadOptions};
 use serde_json::Value;
 
 use crate::{analysis, models};
@@ -90,7 +90,7 @@ impl Runner {
     }
 
     /// Runs Llama cases with this many query positions per attention call (see
-    /// [`LlamaModel::set_query_chunk`]) instead of the model's default.
+    /// [`ExecSettings::query_chunk`]) instead of the model's default.
     pub fn with_query_chunk(mut self, positions: Option<usize>) -> Self {
         self.query_chunk = Some(positions);
         self.llama.clear();
@@ -157,7 +157,7 @@ impl Runner {
             .cloned()
             .collect();
         let outputs = match arch {
-            "llama" => {
+            decoder if painters_llama::Family::from_model_type(decoder).is_some() => {
                 let model = self.llama_model(case)?;
                 let plan = Plan::compile(&schedule, model.num_blocks(), KvMode::Exact)
                     .map_err(|e| e.to_string())?;
@@ -181,7 +181,8 @@ impl Runner {
             }
             other => {
                 return Err(format!(
-                    "architecture `{other}` is not supported (llama, bert)"
+                    "architecture `{other}` is not supported ({}, bert)",
+                    painters_llama::Family::MODEL_TYPES.join(", ")
                 ));
             }
         };
@@ -211,11 +212,22 @@ impl Runner {
         if let Some(dir) = m["dir"].as_str() {
             return Ok(self.root.join(dir));
         }
-        let package = m["package"]
-            .as_str()
-            .ok_or("model has neither `dir` nor `package`")?;
-        let path =
-            models::packaged_model_path(&self.models_dir, package).map_err(|e| e.to_string())?;
+        let path = if let Some(rel) = m["models_dir_path"].as_str() {
+            // A path relative to the models folder wins over the package name.
+            let path = self.models_dir.join(rel);
+            if !path.exists() {
+                return Err(format!(
+                    "{} is missing; run scripts/fetch-models.sh (or pass --models-dir)",
+                    path.display()
+                ));
+            }
+            path
+        } else {
+            let package = m["package"]
+                .as_str()
+                .ok_or("model has neither `dir`, `models_dir_path` nor `package`")?;
+            models::packaged_model_path(&self.models_dir, package).map_err(|e| e.to_string())?
+        };
         if let Some(sha) = m["sha256"].as_str() {
             models::check_sha256(&path, sha).map_err(|e| e.to_string())?;
         }
@@ -227,10 +239,15 @@ impl Runner {
         if let Some(m) = self.llama.get(&path) {
             return Ok(m.clone());
         }
-        let mut m = LlamaModel::load(&path, &self.device).map_err(|e| e.to_string())?;
+        let mut settings = ExecSettings::for_device(&self.device);
         if let Some(chunk) = self.query_chunk {
-            m.set_query_chunk(chunk);
+            settings.query_chunk = chunk;
         }
+        let options = LoadOptions {
+            exec: Some(settings),
+            ..LoadOptions::default()
+        };
+        let m = LlamaModel::load_with(&path, &self.device, options).map_err(|e| e.to_string())?;
         let m = Rc::new(m);
         self.llama.insert(path, m.clone());
         Ok(m)

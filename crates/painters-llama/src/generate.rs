@@ -9,7 +9,9 @@ use painters::{KvCache, Plan};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
-use crate::model::{LlamaError, LlamaInput, LlamaModel};
+use crate::model::{
+    DecoderError as LlamaError, DecoderInput as LlamaInput, DecoderModel as LlamaModel,
+};
 
 /// How the next token is chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]

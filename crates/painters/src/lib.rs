@@ -23,6 +23,7 @@
 //!
 //! Index convention (from the authors' code, arXiv 2407.09298): see [`paper`].
 
+pub mod backend;
 pub mod cache;
 pub mod error;
 pub mod exec;

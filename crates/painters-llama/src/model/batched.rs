@@ -5,194 +5,27 @@
 //! first RMSNorm's normalisation is computed once (every member sees the same input) and scaled by
 //! each member's weight; attention runs on `[k·b, heads, s, hd]`. The stacked weights are built on
 //! first use for each distinct member list and cached on the model
-//! ([`LlamaModel::stacked_weight_bytes`](super::LlamaModel::stacked_weight_bytes) reports their size),
+//! ([`DecoderModel::stacked_weight_bytes`](super::DecoderModel::stacked_weight_bytes) reports their size),
 //! within a byte budget (by default the blocks' own weight bytes; least recently used lists are
 //! dropped first, and a list that does not fit runs sequentially).
-
-use std::collections::HashMap;
-use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use burn::tensor::Tensor;
 use painters::KvState;
 use painters::exec::BlockOutput;
 
-use super::{Dims, LlamaBlock, LlamaContext, chunked_attention, rms_scale, rope};
+use super::attention::chunked_attention;
+use super::block::{BlockSpec, DecoderBlock};
+use super::context::DecoderContext;
+use super::norm::rms_scale;
 
-/// The weights of a member list, stacked along a new leading axis of size `k`.
-pub(crate) struct Stacked {
-    /// `[k, 1, d]`.
-    attn_norm: Tensor<3>,
-    /// `[k, d, (heads + 2·kv_heads)·head_dim]`.
-    w_qkv: Tensor<3>,
-    /// `[k, heads·head_dim, d]`.
-    w_o: Tensor<3>,
-    /// `[k, 1, d]`.
-    mlp_norm: Tensor<3>,
-    /// `[k, d, 2·ffn]`.
-    w_gate_up: Tensor<3>,
-    /// `[k, ffn, d]`.
-    w_down: Tensor<3>,
-    dims: Dims,
-    bytes: usize,
-}
-
-/// Bytes of one block's weights.
-fn block_bytes(b: &LlamaBlock) -> usize {
-    let n = |t: &[usize]| t.iter().product::<usize>();
-    let f = |t: &Tensor<2>| n(&t.dims()) * t.dtype().size();
-    let g = |t: &Tensor<1>| n(&t.dims()) * t.dtype().size();
-    g(&b.attn_norm) + f(&b.w_qkv) + f(&b.w_o) + g(&b.mlp_norm) + f(&b.w_gate_up) + f(&b.w_down)
-}
-
-impl Stacked {
-    /// None when a member is out of range or the members' sizes differ.
-    fn build(blocks: &[LlamaBlock], members: &[usize]) -> Option<Stacked> {
-        let parts: Vec<&LlamaBlock> = members
-            .iter()
-            .map(|&m| blocks.get(m))
-            .collect::<Option<_>>()?;
-        let dims = parts.first()?.dims;
-        if parts.iter().any(|b| b.dims != dims) {
-            return None;
-        }
-        let k = parts.len();
-        let mat = |f: fn(&LlamaBlock) -> &Tensor<2>| -> Tensor<3> {
-            Tensor::stack(parts.iter().map(|b| f(b).clone()).collect(), 0)
-        };
-        let norm = |f: fn(&LlamaBlock) -> &Tensor<1>| -> Tensor<3> {
-            let t: Tensor<2> = Tensor::stack(parts.iter().map(|b| f(b).clone()).collect(), 0);
-            let d = t.dims()[1];
-            t.reshape([k, 1, d])
-        };
-        let attn_norm = norm(|b| &b.attn_norm);
-        let w_qkv = mat(|b| &b.w_qkv);
-        let w_o = mat(|b| &b.w_o);
-        let mlp_norm = norm(|b| &b.mlp_norm);
-        let w_gate_up = mat(|b| &b.w_gate_up);
-        let w_down = mat(|b| &b.w_down);
-        let bytes = [&attn_norm, &w_qkv, &w_o, &mlp_norm, &w_gate_up, &w_down]
-            .iter()
-            .map(|t| t.shape().num_elements() * t.dtype().size())
-            .sum();
-        Some(Stacked {
-            attn_norm,
-            w_qkv,
-            w_o,
-            mlp_norm,
-            w_gate_up,
-            w_down,
-            dims,
-            bytes,
-        })
-    }
-}
-
-/// The stacked weights of the member lists run so far, shared by a model and its clones.
-#[derive(Default)]
-pub(crate) struct StackedCache {
-    inner: Mutex<Inner>,
-}
-
-#[derive(Default)]
-struct Inner {
-    /// Stacked weights and the tick of their last use, by member list.
-    groups: HashMap<Vec<usize>, (Arc<Stacked>, u64)>,
-    tick: u64,
-    /// Bytes the cache may hold; None: the blocks' own weight bytes.
-    budget: Option<usize>,
-}
-
-impl Inner {
-    fn bytes(&self) -> usize {
-        self.groups.values().map(|(s, _)| s.bytes).sum()
-    }
-}
-
-impl fmt::Debug for StackedCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let g = self.lock();
-        f.debug_struct("StackedCache")
-            .field("groups", &g.groups.len())
-            .field("bytes", &g.bytes())
-            .field("budget", &g.budget)
-            .finish()
-    }
-}
-
-impl StackedCache {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while building leaves the map unchanged; keep using it.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The stacked weights of `members`, built on first use; None when they cannot be stacked or
-    /// exceed the budget on their own. Least recently used lists are dropped to make room.
-    pub(crate) fn get_or_build(
-        &self,
-        blocks: &[LlamaBlock],
-        members: &[usize],
-    ) -> Option<Arc<Stacked>> {
-        let mut g = self.lock();
-        g.tick += 1;
-        let tick = g.tick;
-        if let Some((s, used)) = g.groups.get_mut(members) {
-            *used = tick;
-            return Some(s.clone());
-        }
-        let budget = g
-            .budget
-            .unwrap_or_else(|| blocks.iter().map(block_bytes).sum());
-        let need: usize = members
-            .iter()
-            .map(|&m| blocks.get(m).map(block_bytes))
-            .sum::<Option<usize>>()?;
-        if need > budget {
-            return None;
-        }
-        while g.bytes() + need > budget {
-            let oldest = g
-                .groups
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())?;
-            g.groups.remove(&oldest);
-        }
-        let s = Arc::new(Stacked::build(blocks, members)?);
-        g.groups.insert(members.to_vec(), (s.clone(), tick));
-        Some(s)
-    }
-
-    /// Bytes held by stacked weights.
-    pub(crate) fn bytes(&self) -> usize {
-        self.lock().bytes()
-    }
-
-    /// Member lists with stacked weights.
-    pub(crate) fn len(&self) -> usize {
-        self.lock().groups.len()
-    }
-
-    pub(crate) fn clear(&self) {
-        self.lock().groups.clear();
-    }
-
-    /// Sets the byte budget (None: the blocks' own weight bytes) and drops every cached list.
-    pub(crate) fn set_budget(&self, budget: Option<usize>) {
-        let mut g = self.lock();
-        g.budget = budget;
-        g.groups.clear();
-    }
-}
-
-/// [`painters::Block::forward_group`] for Llama blocks: see the module docs. None (the executor
+/// [`painters::Block::forward_group`] for plain Llama blocks: see the module docs. None (the executor
 /// then runs the members one by one) for fewer than two members, for a block slice other than the
 /// model's that built `ctx`, or for members whose pasts differ in shape.
 pub(crate) fn forward_group(
-    blocks: &[LlamaBlock],
+    blocks: &[DecoderBlock],
     members: &[usize],
     x: &Tensor<3>,
-    ctx: &LlamaContext,
+    ctx: &DecoderContext,
     pasts: &[Option<&KvState>],
     want_kv: bool,
 ) -> Option<Vec<BlockOutput>> {
@@ -208,13 +41,15 @@ pub(crate) fn forward_group(
         return None;
     }
     let st = ctx.stacked.get_or_build(blocks, members)?;
-    let Dims {
+    let BlockSpec {
         heads,
         kv_heads,
         head_dim: hd,
         ffn,
-        eps,
-    } = st.dims;
+        ..
+    } = st.spec;
+    let eps = st.eps;
+    let rope = ctx.ropes.get(st.spec.rope)?;
     let [b, s, d] = x.dims();
     let n = b * s;
     let x = x.clone().reshape([1, n, d]);
@@ -227,8 +62,8 @@ pub(crate) fn forward_group(
             .reshape([k * b, s, cnt, hd])
             .swap_dims(1, 2)
     };
-    let q = rope(split(0, heads), &ctx.cos, &ctx.sin);
-    let key = rope(split(heads, kv_heads), &ctx.cos, &ctx.sin);
+    let q = rope.apply(split(0, heads));
+    let key = rope.apply(split(heads, kv_heads));
     let value = split(heads + kv_heads, kv_heads);
     let (k_all, v_all) = if past_dims.is_some() {
         let (pk, pv): (Vec<Tensor<4>>, Vec<Tensor<4>>) =
@@ -240,7 +75,14 @@ pub(crate) fn forward_group(
     } else {
         (key.clone(), value.clone())
     };
-    let ctx_out = chunked_attention(q, k_all, v_all, &ctx.chunks, k);
+    let ctx_out = chunked_attention(
+        q,
+        k_all,
+        v_all,
+        ctx.chunks(st.spec.window),
+        k,
+        st.spec.scores,
+    );
     let attn = ctx_out.swap_dims(1, 2).reshape([k, n, heads * hd]);
     let x = x + attn.matmul(st.w_o.clone());
     let h = rms_scale(x.clone(), eps).mul(st.mlp_norm.clone());
