@@ -12,7 +12,9 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use crate::format::dequantize_blocks_at;
-use crate::{Level, QMatrix, WeightType};
+use crate::level::Level;
+use crate::view::{MatrixRef, OutPtr};
+use crate::weight_type::WeightType;
 
 /// Bytes of f32 a dequantised panel may take (half of a 1 MiB L2, leaving room for `x`'s
 /// packed tiles).
@@ -23,25 +25,6 @@ const PANEL_ALIGN: usize = 16;
 thread_local! {
     /// This thread's dequantised panel, kept between calls.
     static PANEL: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A raw output pointer that threads write disjoint columns through.
-#[derive(Clone, Copy)]
-pub(crate) struct OutPtr(*mut f32);
-// SAFETY: every thread writes only the columns of its own panels (disjoint ranges),
-// and the pointer outlives the parallel loop, which borrows the output mutably throughout.
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    pub(crate) fn new(y: &mut [f32]) -> Self {
-        Self(y.as_mut_ptr())
-    }
-
-    /// The pointer (a method, so closures capture the whole `Sync` wrapper, not the field).
-    pub(crate) fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// How many weight rows one panel holds: as many as fit [`PANEL_BYTES`], split so that every
@@ -58,8 +41,8 @@ fn panel_rows(rows: usize, cols: usize, threads: usize) -> usize {
 
 /// `y[i, r] = Σ_k x[i, k] · W[r, k]` (`x`: `m × cols`, `y`: `m × rows`, row-major); sizes
 /// are checked by the caller.
-pub(crate) fn gemm_dequant(w: &QMatrix, level: Level, x: &[f32], m: usize, y: &mut [f32]) {
-    let (rows, cols, row_bytes) = (w.rows(), w.cols(), w.row_bytes());
+pub(crate) fn gemm_dequant(w: MatrixRef<'_>, level: Level, x: &[f32], m: usize, y: &mut [f32]) {
+    let (rows, cols, row_bytes) = (w.rows, w.cols, w.row_bytes);
     if rows == 0 || m == 0 {
         return;
     }
@@ -68,9 +51,9 @@ pub(crate) fn gemm_dequant(w: &QMatrix, level: Level, x: &[f32], m: usize, y: &m
         return;
     }
     let threads = rayon::current_num_threads();
-    let bytes = w.bytes();
+    let bytes = w.bytes;
     let out = OutPtr::new(y);
-    if w.ty() == WeightType::F32 && bytes.as_ptr().align_offset(4) == 0 {
+    if w.ty == WeightType::F32 && bytes.as_ptr().align_offset(4) == 0 {
         // Stored f32, suitably aligned: nothing to dequantise, so one call, threaded by gemm
         // itself (panels measured 25% slower here: each call packs `x` again).
         let par = if threads > 1 {
@@ -109,7 +92,7 @@ pub(crate) fn gemm_dequant(w: &QMatrix, level: Level, x: &[f32], m: usize, y: &m
                 Err(_) => &mut local,
             };
             buf.resize(n * cols, 0.0);
-            dequantize_blocks_at(level, w.ty(), wb, &mut buf[..n * cols]);
+            dequantize_blocks_at(level, w.ty, wb, &mut buf[..n * cols]);
             // SAFETY: `x` holds m × cols f32, the panel n × cols; `out + r0` addresses columns
             // r0..r0+n of the m × rows output (row stride `rows`), which no other panel writes.
             unsafe {

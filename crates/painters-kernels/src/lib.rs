@@ -46,14 +46,17 @@ mod error;
 mod format;
 mod gemm;
 mod gemv;
+mod level;
 mod matrix;
 mod tiles;
+mod view;
 mod weight_type;
 
 pub use bytes::{SharedBuffer, WeightBytes};
-pub use cpu::{CpuFeatures, Level, cpu_features, default_level};
+pub use cpu::{CpuFeatures, cpu_features, default_level};
 pub use error::KernelError;
 pub use format::{can_quantize, dequantize, dequantize_with, quantize};
 pub use gemv::Scratch;
+pub use level::Level;
 pub use matrix::{DOT_MAX_ROWS, MatmulOptions, ProductPath, QMatrix};
 pub use weight_type::{QK, QK_K, WeightType};

@@ -6,6 +6,7 @@ use std::ops::Range;
 use crate::format::{self, dequantize_blocks_at};
 use crate::gemm::gemm_dequant;
 use crate::gemv::{Scratch, gemv};
+use crate::view::MatrixRef;
 use crate::{KernelError, Level, WeightBytes, WeightType};
 
 /// Activation rows up to which [`ProductPath::Auto`] takes the dot-product (decode) path.
@@ -158,6 +159,17 @@ impl QMatrix {
         &self.bytes
     }
 
+    /// A borrowed view for the kernels.
+    fn view(&self) -> MatrixRef<'_> {
+        MatrixRef {
+            ty: self.ty,
+            rows: self.rows,
+            cols: self.cols,
+            row_bytes: self.row_bytes,
+            bytes: self.bytes(),
+        }
+    }
+
     /// The stored bytes of row `r`.
     pub fn row(&self, r: usize) -> Result<&[u8], KernelError> {
         if r >= self.rows {
@@ -255,12 +267,12 @@ impl QMatrix {
             p => p,
         };
         match path {
-            ProductPath::Dot => gemv(self, level, x, m, y, scratch),
+            ProductPath::Dot => gemv(self.view(), level, x, m, y, scratch),
             #[cfg(target_arch = "x86_64")]
             ProductPath::Int8 if level == Level::Avx512 && crate::tiles::supports(self.ty) => {
-                crate::tiles::gemm_int8(self, x, m, y, &mut scratch.packed)
+                crate::tiles::gemm_int8(self.view(), x, m, y, &mut scratch.packed)
             }
-            _ => gemm_dequant(self, level, x, m, y),
+            _ => gemm_dequant(self.view(), level, x, m, y),
         }
         Ok(())
     }

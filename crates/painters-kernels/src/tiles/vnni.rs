@@ -5,7 +5,7 @@
 use std::arch::x86_64::*;
 use std::ptr::read_unaligned;
 
-use super::{Acts8, LANES, MV, NR, Tile};
+use super::layout::{Acts8, LANES, MV, NR, Tile};
 use crate::WeightType;
 use crate::dot::x86::{Avx512, f16, five_bits, nibbles, q6_high};
 use crate::format::kquant::q4k_scale_min;
