@@ -9,21 +9,35 @@
 //! python3 scripts/kernel-table.py   # the tables of docs/kernels.md from target/criterion
 //! ```
 //!
+//! Shapes: SmolLM2-135M's projections and head, and Gemma-3-270M's two products whose rows are
+//! whole K-quant super-blocks (SmolLM2's 576 is not a multiple of 256, so the K-quants appear
+//! only there).
+//!
 //! Groups (ids are `shape/threads`):
 //! * `roofline/stream_read`, `roofline/fma_peak`: a streaming read of 256 MiB (memory
 //!   bandwidth) and independent f32 FMA chains (peak flops), on 1 and 2 threads.
 //! * `gemv/<type>`: one activation row (decode), throughput in weight bytes read. Each iteration
 //!   uses the next of enough copies of the matrix to exceed the 32 MiB L3, so the weights come
 //!   from DRAM as in a real decode step.
-//! * `gemm128/<type>`: 128 activation rows (a prompt), throughput in flops (2·m·rows·cols).
+//! * `gemm128/<type>`: 128 activation rows (a prompt) on the default path (int8 tiles on
+//!   AVX-512 VNNI for quantised types, else dequantised panels + f32 GEMM), throughput in flops
+//!   (2·m·rows·cols); `gemm128_dequant/<type>` the exact dequantised-panel path for comparison.
 //! * `f32_gemm/gemv`, `f32_gemm/gemm128`: the `gemm` crate on f32 weights, as burn-flex calls it
 //!   (`Parallelism::Rayon`), on the same shapes.
+//! * `crossover/{dot,prompt}/m<m>`: 1–16 activation rows on both paths (sets `DOT_MAX_ROWS`).
 //!
 //! `KERNELS_BENCH_7B=1` adds Llama-2-7B's shapes (4096, 11008) for a few types.
+//!
+//! `KERNELS_BENCH_CLOCK=cpu` times with the process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`, all
+//! threads) instead of wall time: on a machine shared with other jobs, a one-thread run then
+//! measures what the kernel costs when it has the core, not how long it waited for one. Keep
+//! those results apart: `CRITERION_HOME=$PWD/target/criterion-cpu KERNELS_BENCH_CLOCK=cpu cargo
+//! bench … -- '/1t'`, then `python3 scripts/kernel-table.py target/criterion-cpu`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use painters_kernels::{MatmulOptions, ProductPath, QMatrix, Scratch, WeightBytes, WeightType};
 
@@ -35,6 +49,9 @@ const SMOLLM2: [(&str, usize, usize); 5] = [
     ("down576x1536", 576, 1536),
     ("head49152x576", 49152, 576),
 ];
+/// Gemma-3-270M's products whose inputs are a whole number of K-quant super-blocks (the file's
+/// Q4_K / Q6_K tensors): the attention output and the FFN down projection.
+const GEMMA3: [(&str, usize, usize); 2] = [("o640x1024", 640, 1024), ("down640x2048", 640, 2048)];
 const LLAMA7B: [(&str, usize, usize); 3] = [
     ("q4096x4096", 4096, 4096),
     ("up11008x4096", 11008, 4096),
@@ -42,7 +59,92 @@ const LLAMA7B: [(&str, usize, usize); 3] = [
 ];
 const THREADS: [usize; 2] = [1, 2];
 /// Bytes of weight copies a GEMV iteration cycles through (more than the L3).
-const COLD_BYTES: usize = 96 << 20;
+const COLD_BYTES: usize = 64 << 20;
+
+/// Wall time, or the process's CPU time (`KERNELS_BENCH_CLOCK=cpu`), in nanoseconds.
+struct Clock {
+    cpu: bool,
+}
+
+impl Clock {
+    fn from_env() -> Self {
+        Self {
+            cpu: std::env::var("KERNELS_BENCH_CLOCK").is_ok_and(|v| v == "cpu"),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        if self.cpu {
+            let mut t = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `t` is a valid timespec to write to.
+            let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+            assert_eq!(rc, 0, "clock_gettime");
+            t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+        } else {
+            static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+            START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_nanos() as u64
+        }
+    }
+}
+
+impl Measurement for Clock {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        self.now()
+    }
+    fn end(&self, start: u64) -> u64 {
+        self.now().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NanosFormatter
+    }
+}
+
+/// Nanoseconds; throughputs in G/s (bytes: GB/s, elements: G elements/s, i.e. GFLOP/s here).
+struct NanosFormatter;
+
+impl ValueFormatter for NanosFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = if typical < 1e3 {
+            (1.0, "ns")
+        } else if typical < 1e6 {
+            (1e3, "µs")
+        } else {
+            (1e6, "ms")
+        };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+    fn scale_throughputs(&self, _: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let (amount, unit) = match *t {
+            Throughput::Bytes(b) | Throughput::BytesDecimal(b) => (b as f64, "GB/s"),
+            Throughput::Elements(e) => (e as f64, "G/s"),
+            Throughput::Bits(b) => (b as f64, "Gb/s"),
+            _ => (1.0, "G/s"),
+        };
+        values.iter_mut().for_each(|v| *v = amount / *v);
+        unit
+    }
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -89,7 +191,7 @@ fn matrix(ty: WeightType, rows: usize, cols: usize, seed: u64) -> QMatrix {
     QMatrix::from_bytes(ty, rows, cols, WeightBytes::from_vec(bytes)).expect("blocks")
 }
 
-fn roofline(c: &mut Criterion) {
+fn roofline(c: &mut Criterion<Clock>) {
     let mut g = c.benchmark_group("roofline");
     g.sample_size(10).measurement_time(Duration::from_secs(2));
     let buf: Vec<u64> = (0..(256usize << 20) / 8).map(|i| i as u64).collect();
@@ -106,8 +208,10 @@ fn roofline(c: &mut Criterion) {
                 })
             })
         });
-        const CHAINS: usize = 16;
-        const STEPS: usize = 1 << 16;
+        // 12 chains: enough to cover the FMA latency on two pipes, few enough for 16 ymm
+        // registers (16 chains spilled, and the bench measured the spills).
+        const CHAINS: usize = 12;
+        const STEPS: usize = 1 << 20; // ≈ 2 ms per iteration: the pool wake-up is noise
         g.throughput(Throughput::Elements((t * CHAINS * 8 * 2 * STEPS) as u64));
         g.bench_function(BenchmarkId::new("fma_peak", format!("{t}t")), |b| {
             b.iter(|| p.broadcast(|_| fma_chains::<CHAINS>(STEPS)))
@@ -168,14 +272,14 @@ fn types_for(shapes: &[(&str, usize, usize)]) -> Vec<WeightType> {
 }
 
 fn shapes() -> Vec<&'static [(&'static str, usize, usize)]> {
-    let mut s: Vec<&'static [(&'static str, usize, usize)]> = vec![&SMOLLM2];
+    let mut s: Vec<&'static [(&'static str, usize, usize)]> = vec![&SMOLLM2, &GEMMA3];
     if std::env::var_os("KERNELS_BENCH_7B").is_some() {
         s.push(&LLAMA7B);
     }
     s
 }
 
-fn gemv(c: &mut Criterion) {
+fn gemv(c: &mut Criterion<Clock>) {
     let mut g = c.benchmark_group("gemv");
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(300))
@@ -183,6 +287,9 @@ fn gemv(c: &mut Criterion) {
     for set in shapes() {
         for ty in types_for(set) {
             for &(name, rows, cols) in set {
+                if ty.row_bytes(cols).is_none() {
+                    continue; // K-quants need rows of whole 256-blocks
+                }
                 let one = matrix(ty, rows, cols, 7);
                 let copies: Vec<QMatrix> = (0..COLD_BYTES.div_ceil(one.bytes_len()).max(2))
                     .map(|_| QMatrix::from_bytes(ty, rows, cols, one.bytes().to_vec().into()))
@@ -215,22 +322,31 @@ fn gemv(c: &mut Criterion) {
     g.finish();
 }
 
-fn gemm128(c: &mut Criterion) {
+fn gemm128(c: &mut Criterion<Clock>) {
+    prompt(c, "gemm128", ProductPath::Auto);
+    prompt(c, "gemm128_dequant", ProductPath::Dequant);
+}
+
+/// 128 activation rows through `path` for every type and shape.
+fn prompt(c: &mut Criterion<Clock>, group: &str, path: ProductPath) {
     const M: usize = 128;
-    let mut g = c.benchmark_group("gemm128");
+    let mut g = c.benchmark_group(group);
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
     for set in shapes() {
         for ty in types_for(set) {
+            if path == ProductPath::Dequant && ty == WeightType::F32 {
+                continue; // the same as the default path
+            }
             for &(name, rows, cols) in set {
+                if ty.row_bytes(cols).is_none() {
+                    continue; // K-quants need rows of whole 256-blocks
+                }
                 let w = matrix(ty, rows, cols, 7);
                 let x = values(M * cols, 11);
                 let mut y = vec![0.0; M * rows];
-                let opts = MatmulOptions {
-                    level: None,
-                    path: ProductPath::Dequant,
-                };
+                let opts = MatmulOptions { level: None, path };
                 g.throughput(Throughput::Elements((2 * M * rows * cols) as u64));
                 for t in THREADS {
                     let p = pool(t);
@@ -278,7 +394,7 @@ fn f32_gemm(m: usize, n: usize, k: usize, x: &[f32], w: &[f32], y: &mut [f32], t
     }
 }
 
-fn f32_baseline(c: &mut Criterion) {
+fn f32_baseline(c: &mut Criterion<Clock>) {
     let mut g = c.benchmark_group("f32_gemm");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))
@@ -314,5 +430,38 @@ fn f32_baseline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, roofline, gemv, gemm128, f32_baseline);
+/// Where the decode path stops paying: SmolLM2's FFN up projection (Q4_1) with 1–16
+/// activation rows on the row-dot path and on the default prompt path, one thread. Sets
+/// [`painters_kernels::DOT_MAX_ROWS`].
+fn crossover(c: &mut Criterion<Clock>) {
+    let mut g = c.benchmark_group("crossover");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    let (rows, cols) = (1536, 576);
+    let w = matrix(WeightType::Q4_1, rows, cols, 7);
+    let p = pool(1);
+    for m in [1usize, 2, 4, 8, 16] {
+        let x = values(m * cols, 11);
+        let mut y = vec![0.0; m * rows];
+        g.throughput(Throughput::Elements((2 * m * rows * cols) as u64));
+        for (name, path) in [("dot", ProductPath::Dot), ("prompt", ProductPath::Int8)] {
+            let opts = MatmulOptions { level: None, path };
+            let mut scratch = Scratch::new();
+            g.bench_function(BenchmarkId::new(name, format!("m{m}/1t")), |b| {
+                b.iter(|| {
+                    p.install(|| w.matmul_with(&x, m, &mut y, &opts, &mut scratch))
+                        .expect("matmul")
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(Clock::from_env());
+    targets = roofline, gemv, gemm128, f32_baseline, crossover
+}
 criterion_main!(benches);

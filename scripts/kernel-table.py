@@ -40,19 +40,28 @@ def main():
     def get(g, f, v):
         return r.get((g, f, v), (None, None))
 
-    print("### Roofline\n")
-    print("| figure | 1 thread | 2 threads |")
-    print("|---|---|---|")
     bw = {t: get("roofline", "stream_read", f"{t}t")[1] for t in (1, 2)}
     peak = {t: get("roofline", "fma_peak", f"{t}t")[1] for t in (1, 2)}
+    threads = [t for t in (1, 2) if any(k[2].endswith(f"/{t}t") for k in r if k[0] != "roofline")]
     fmt = lambda x, unit: f"{x:.1f} {unit}" if x else "—"
-    print(f"| streaming read (memory bandwidth) | {fmt(bw[1], 'GB/s')} | {fmt(bw[2], 'GB/s')} |")
-    print(f"| f32 FMA peak | {fmt(peak[1], 'GFLOP/s')} | {fmt(peak[2], 'GFLOP/s')} |")
+    print("### Roofline\n")
+    print("| figure | " + " | ".join(f"{t} thread{'s' if t > 1 else ''}" for t in threads) + " |")
+    print("|---|" + "---|" * len(threads))
+    print("| streaming read (memory bandwidth) | " + " | ".join(fmt(bw[t], "GB/s") for t in threads) + " |")
+    print("| f32 FMA peak | " + " | ".join(fmt(peak[t], "GFLOP/s") for t in threads) + " |")
+
+    cross = sorted({k[2] for k in r if k[0] == "crossover"}, key=lambda v: int(v[1:].split("/")[0]))
+    if cross:
+        print("\n### Decode vs prompt path by activation rows (Q4_1, 1536×576, GFLOP/s)\n")
+        print("| path | " + " | ".join(v.split("/")[0] for v in cross) + " |")
+        print("|---|" + "---|" * len(cross))
+        for f in ("dot", "prompt"):
+            print(f"| {f} | " + " | ".join(f"{get('crossover', f, v)[1]:.1f}" for v in cross) + " |")
 
     shapes = defaultdict(set)
     types = defaultdict(list)
     for (g, f, v) in r:
-        if g in ("gemv", "gemm128"):
+        if g in ("gemv", "gemm128", "gemm128_dequant"):
             shapes[g].add(v.rsplit("/", 1)[0])
             if f not in types[g]:
                 types[g].append(f)
@@ -60,19 +69,26 @@ def main():
              "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 
     def shape_key(s):
-        return (not s.startswith(("q576", "kv192", "up1536", "down576", "head")), s)
+        known = ["q576", "kv192", "up1536", "down576", "head", "o640", "down640"]
+        for i, k in enumerate(known):
+            if s.startswith(k):
+                return (i, s)
+        return (len(known), s)
 
     for g, unit, ref, what in [
         ("gemv", "GB/s", bw, "of weights read per second (share of the streaming bandwidth)"),
-        ("gemm128", "GFLOP/s", peak, "(share of the f32 FMA peak)"),
+        ("gemm128", "GFLOP/s", peak, "on the default path (share of the f32 FMA peak)"),
+        ("gemm128_dequant", "GFLOP/s", peak, "on the exact dequantised-panel path (share of the f32 FMA peak)"),
     ]:
+        if not shapes[g]:
+            continue
         cols = sorted(shapes[g], key=shape_key)
         print(f"\n### {g}: {unit} {what}\n")
-        for t in (1, 2):
+        for t in threads:
             print(f"\n{t} thread{'s' if t > 1 else ''}:\n")
             print("| type | " + " | ".join(cols) + " |")
             print("|---|" + "---|" * len(cols))
-            rows = [("f32 gemm crate", "f32_gemm", g)] + [
+            rows = [("f32 gemm crate", "f32_gemm", "gemv" if g == "gemv" else "gemm128")] + [
                 (ty, g, ty) for ty in order if ty in types[g]
             ]
             for label, group, func in rows:

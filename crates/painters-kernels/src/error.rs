@@ -1,6 +1,7 @@
 //! What can go wrong building or using a weight matrix.
 
-use crate::{Level, WeightType};
+use crate::level::Level;
+use crate::weight_type::WeightType;
 
 /// Every way a kernel call can refuse its input. Messages name the type and sizes involved, so
 /// a caller that adds the tensor name has a complete message.

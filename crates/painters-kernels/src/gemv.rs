@@ -10,7 +10,8 @@ use rayon::prelude::*;
 
 use crate::act::QuantizedActs;
 use crate::dot::{Acts, act_kind, rows_kernel};
-use crate::{Level, QMatrix};
+use crate::level::Level;
+use crate::view::MatrixRef;
 
 /// Weight bytes below which a product runs on the calling thread: spreading less over the
 /// pool costs more in wake-ups than it saves (measured: `benches/kernels.rs`, docs/kernels.md).
@@ -37,26 +38,26 @@ impl Scratch {
 /// `y[i, r] = Σ_k x[i, k] · W[r, k]` for `m` rows of `x` (`x.len() == m·cols`,
 /// `y.len() == m·rows`); sizes are checked by the caller.
 pub(crate) fn gemv(
-    w: &QMatrix,
+    w: MatrixRef<'_>,
     level: Level,
     x: &[f32],
     m: usize,
     y: &mut [f32],
     scratch: &mut Scratch,
 ) {
-    let (rows, cols, row_bytes) = (w.rows(), w.cols(), w.row_bytes());
+    let (rows, cols, row_bytes) = (w.rows, w.cols, w.row_bytes);
     if rows == 0 || m == 0 {
         return;
     }
     let Scratch { acts, out_t, .. } = scratch;
-    let acts = match act_kind(w.ty()) {
+    let acts = match act_kind(w.ty) {
         None => Acts::F32 { x, cols },
         Some(kind) => {
             acts.quantize(level, kind, x, m, cols);
             Acts::Quant(acts)
         }
     };
-    let kernel = rows_kernel(level, w.ty());
+    let kernel = rows_kernel(level, w.ty);
     // Row-major by weight row: `out[r·m + i]`. For one activation row that is `y` itself.
     let out: &mut [f32] = if m == 1 {
         &mut *y
@@ -64,7 +65,7 @@ pub(crate) fn gemv(
         out_t.resize(rows * m, 0.0);
         &mut out_t[..]
     };
-    let bytes = w.bytes();
+    let bytes = w.bytes;
     let threads = rayon::current_num_threads();
     if threads <= 1 || bytes.len() < MIN_PARALLEL_BYTES {
         // SAFETY: `level` was checked by the caller, `bytes` holds `rows` whole rows of the

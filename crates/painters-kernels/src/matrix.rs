@@ -6,12 +6,14 @@ use std::ops::Range;
 use crate::format::{self, dequantize_blocks_at};
 use crate::gemm::gemm_dequant;
 use crate::gemv::{Scratch, gemv};
+use crate::view::MatrixRef;
 use crate::{KernelError, Level, WeightBytes, WeightType};
 
 /// Activation rows up to which [`ProductPath::Auto`] takes the dot-product (decode) path.
-/// Measured with `benches/kernels.rs` on SmolLM2's shapes (docs/kernels.md): the row-dot
-/// kernels read each weight once per activation row from cache, the tiled path pays its
-/// dequantisation once, and they cross between 4 and 8 rows.
+/// The row-dot kernels redo each weight's unpacking for every activation row, the int8 tiles
+/// unpack each weight once per call; on SmolLM2's FFN shape (Q4_1, AVX-512, one thread) the
+/// row-dot path is 1.1× faster at 4 rows and the tiles 1.1× faster at 8, 4.9× at 16
+/// (`crossover` in `benches/kernels.rs`, docs/kernels.md).
 pub const DOT_MAX_ROWS: usize = 4;
 
 /// Which algorithm computes a product.
@@ -157,6 +159,17 @@ impl QMatrix {
         &self.bytes
     }
 
+    /// A borrowed view for the kernels.
+    fn view(&self) -> MatrixRef<'_> {
+        MatrixRef {
+            ty: self.ty,
+            rows: self.rows,
+            cols: self.cols,
+            row_bytes: self.row_bytes,
+            bytes: self.bytes(),
+        }
+    }
+
     /// The stored bytes of row `r`.
     pub fn row(&self, r: usize) -> Result<&[u8], KernelError> {
         if r >= self.rows {
@@ -254,12 +267,12 @@ impl QMatrix {
             p => p,
         };
         match path {
-            ProductPath::Dot => gemv(self, level, x, m, y, scratch),
+            ProductPath::Dot => gemv(self.view(), level, x, m, y, scratch),
             #[cfg(target_arch = "x86_64")]
             ProductPath::Int8 if level == Level::Avx512 && crate::tiles::supports(self.ty) => {
-                crate::tiles::gemm_int8(self, x, m, y, &mut scratch.packed)
+                crate::tiles::gemm_int8(self.view(), x, m, y, &mut scratch.packed)
             }
-            _ => gemm_dequant(self, level, x, m, y),
+            _ => gemm_dequant(self.view(), level, x, m, y),
         }
         Ok(())
     }

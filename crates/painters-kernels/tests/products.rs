@@ -186,6 +186,23 @@ fn shared_bytes_give_the_same_products_as_owned() {
     assert_eq!(a, b);
 }
 
+/// f32 weights at an odd offset of a mapping cannot be read as `&[f32]` in place: the prompt
+/// path dequantises (copies) them in panels instead, with the same results.
+#[test]
+fn misaligned_f32_weights_take_the_panel_path() {
+    let mut rng = Rng::new(6);
+    let (rows, cols, m) = (40, 24, 20);
+    let w = random_matrix(&mut rng, WeightType::F32, rows, cols);
+    let mut file = vec![0u8; 1];
+    file.extend_from_slice(w.bytes());
+    let owner: painters_kernels::SharedBuffer = std::sync::Arc::new(file);
+    let shared = WeightBytes::shared(owner, 1..1 + w.bytes_len()).unwrap();
+    let ws = QMatrix::from_bytes(WeightType::F32, rows, cols, shared).unwrap();
+    assert_ne!(ws.bytes().as_ptr().align_offset(4), 0);
+    let x = rng.normals(m * cols, 1.0);
+    check_product(&ws, &x, m, "misaligned f32");
+}
+
 #[test]
 fn select_rows_copies_quantised_rows() {
     let mut rng = Rng::new(5);

@@ -126,14 +126,14 @@ rows_fns! {
 #[cfg(target_arch = "x86_64")]
 rows_fns! {
     #[target_feature("avx2,fma,f16c")]
-    avx2_f32 => x86::dot_f32, f32_row;
-    avx2_f16 => x86::dot_f16, f32_row;
-    avx2_bf16 => x86::dot_bf16, f32_row;
-    avx2_q8_0 => x86::dot_q8_0::<x86::Avx2>, q8_row;
-    avx2_q4_0 => x86::dot_q4_0::<x86::Avx2>, q8_row;
-    avx2_q4_1 => x86::dot_q4_1::<x86::Avx2>, q8_row;
-    avx2_q5_0 => x86::dot_q5_0::<x86::Avx2>, q8_row;
-    avx2_q5_1 => x86::dot_q5_1::<x86::Avx2>, q8_row;
+    avx2_f32 => x86::dot_float::<x86::F32>, f32_row;
+    avx2_f16 => x86::dot_float::<x86::F16>, f32_row;
+    avx2_bf16 => x86::dot_float::<x86::BF16>, f32_row;
+    avx2_q8_0 => x86::dot_block32::<x86::Q8_0, x86::Avx2>, q8_row;
+    avx2_q4_0 => x86::dot_block32::<x86::Q4_0, x86::Avx2>, q8_row;
+    avx2_q4_1 => x86::dot_block32::<x86::Q4_1, x86::Avx2>, q8_row;
+    avx2_q5_0 => x86::dot_block32::<x86::Q5_0, x86::Avx2>, q8_row;
+    avx2_q5_1 => x86::dot_block32::<x86::Q5_1, x86::Avx2>, q8_row;
     avx2_q2_k => x86::dot_q2_k::<x86::Avx2>, q8k_row;
     avx2_q3_k => x86::dot_q3_k::<x86::Avx2>, q8k_row;
     avx2_q4_k => x86::dot_q4_k::<x86::Avx2>, q8k_row;
@@ -144,14 +144,14 @@ rows_fns! {
 #[cfg(target_arch = "x86_64")]
 rows_fns! {
     #[target_feature("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-    avx512_f32 => x86::dot_f32, f32_row;
-    avx512_f16 => x86::dot_f16, f32_row;
-    avx512_bf16 => x86::dot_bf16, f32_row;
-    avx512_q8_0 => x86::dot_q8_0::<x86::Avx512>, q8_row;
-    avx512_q4_0 => x86::dot_q4_0::<x86::Avx512>, q8_row;
-    avx512_q4_1 => x86::dot_q4_1::<x86::Avx512>, q8_row;
-    avx512_q5_0 => x86::dot_q5_0::<x86::Avx512>, q8_row;
-    avx512_q5_1 => x86::dot_q5_1::<x86::Avx512>, q8_row;
+    avx512_f32 => x86::dot_float::<x86::F32>, f32_row;
+    avx512_f16 => x86::dot_float::<x86::F16>, f32_row;
+    avx512_bf16 => x86::dot_float::<x86::BF16>, f32_row;
+    avx512_q8_0 => x86::dot_block32::<x86::Q8_0, x86::Avx512>, q8_row;
+    avx512_q4_0 => x86::dot_block32::<x86::Q4_0, x86::Avx512>, q8_row;
+    avx512_q4_1 => x86::dot_block32::<x86::Q4_1, x86::Avx512>, q8_row;
+    avx512_q5_0 => x86::dot_block32::<x86::Q5_0, x86::Avx512>, q8_row;
+    avx512_q5_1 => x86::dot_block32::<x86::Q5_1, x86::Avx512>, q8_row;
     avx512_q2_k => x86::dot_q2_k::<x86::Avx512>, q8k_row;
     avx512_q3_k => x86::dot_q3_k::<x86::Avx512>, q8k_row;
     avx512_q4_k => x86::dot_q4_k::<x86::Avx512>, q8k_row;

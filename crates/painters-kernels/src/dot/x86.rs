@@ -110,87 +110,143 @@ unsafe fn load32(p: *const i8) -> __m256i {
     _mm256_loadu_si256(p as *const __m256i)
 }
 
-/// Q8_0 · Q8: `Σ d·d_a·Σ w·a` with signed weights made unsigned by moving their sign onto the
-/// activations.
-#[inline(always)]
-pub(crate) unsafe fn dot_q8_0<I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
-    let (pw, pa) = (w.as_ptr(), a.qs.as_ptr());
-    let block = |b: usize, acc: __m256| {
-        let blk = pw.add(34 * b);
-        let q = _mm256_loadu_si256(blk.add(2) as *const __m256i);
-        let x = load32(pa.add(32 * b));
-        let i = I::dot_u8_i8(
-            _mm256_setzero_si256(),
-            _mm256_sign_epi8(q, q),
-            _mm256_sign_epi8(x, q),
-        );
-        let scale = _mm256_set1_ps(f16(blk) * *a.d.get_unchecked(b));
-        _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), scale, acc)
-    };
-    // Two accumulators, so consecutive blocks do not wait on each other's FMA.
-    let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-    let nb = a.d.len();
-    let mut b = 0;
-    while b + 2 <= nb {
-        acc0 = block(b, acc0);
-        acc1 = block(b + 1, acc1);
-        b += 2;
-    }
-    if b < nb {
-        acc0 = block(b, acc0);
-    }
-    hsum(_mm256_add_ps(acc0, acc1))
+/// One 32-element block format as the decode kernels read it. Closures would be simpler, but
+/// LLVM does not always inline them into the `#[target_feature]` row loops, and then every
+/// intrinsic inside becomes a call (measured: 25× slower); these `#[inline(always)]` functions
+/// always inline.
+pub(crate) trait Block32 {
+    /// Bytes per block.
+    const BYTES: usize;
+    /// `Σ q·a` over the block as i32 × 8 (to be summed), for the block at `p` and the 32
+    /// activation quants at `a`.
+    unsafe fn isum<I: Isa>(p: *const u8, a: __m256i) -> __m256i;
+    /// The factor of the activation sum `s` in this block's dot product (the minimum, or
+    /// `−offset·d`), given the block's scale `d`.
+    unsafe fn corr(p: *const u8, d: f32) -> f32;
 }
 
-/// Shared body of the 32-element formats whose quants are unsigned: `quants(block)` gives the
-/// 32 quants in element order; the result is `Σ d·d_a·Σ q·a + Σ c·s` where `c` is
-/// `corr(block)` (the minimum, or `−offset·d`).
+/// Q8_0: signed weights, made unsigned by moving their sign onto the activations.
+pub(crate) struct Q8_0;
+/// Q4_0: `d·(q − 8)`.
+pub(crate) struct Q4_0;
+/// Q4_1: `d·q + m`.
+pub(crate) struct Q4_1;
+/// Q5_0: `d·(q − 16)`.
+pub(crate) struct Q5_0;
+/// Q5_1: `d·q + m`.
+pub(crate) struct Q5_1;
+
+impl Block32 for Q8_0 {
+    const BYTES: usize = 34;
+    #[inline(always)]
+    unsafe fn isum<I: Isa>(p: *const u8, a: __m256i) -> __m256i {
+        let q = _mm256_loadu_si256(p.add(2) as *const __m256i);
+        I::dot_u8_i8(
+            _mm256_setzero_si256(),
+            _mm256_sign_epi8(q, q),
+            _mm256_sign_epi8(a, q),
+        )
+    }
+    #[inline(always)]
+    unsafe fn corr(_: *const u8, _: f32) -> f32 {
+        0.0
+    }
+}
+
+impl Block32 for Q4_0 {
+    const BYTES: usize = 18;
+    #[inline(always)]
+    unsafe fn isum<I: Isa>(p: *const u8, a: __m256i) -> __m256i {
+        I::dot_u8_i8(_mm256_setzero_si256(), nibbles(p.add(2)), a)
+    }
+    #[inline(always)]
+    unsafe fn corr(_: *const u8, d: f32) -> f32 {
+        -8.0 * d
+    }
+}
+
+impl Block32 for Q4_1 {
+    const BYTES: usize = 20;
+    #[inline(always)]
+    unsafe fn isum<I: Isa>(p: *const u8, a: __m256i) -> __m256i {
+        I::dot_u8_i8(_mm256_setzero_si256(), nibbles(p.add(4)), a)
+    }
+    #[inline(always)]
+    unsafe fn corr(p: *const u8, _: f32) -> f32 {
+        f16(p.add(2))
+    }
+}
+
+impl Block32 for Q5_0 {
+    const BYTES: usize = 22;
+    #[inline(always)]
+    unsafe fn isum<I: Isa>(p: *const u8, a: __m256i) -> __m256i {
+        I::dot_u8_i8(
+            _mm256_setzero_si256(),
+            five_bits::<I>(p.add(2), p.add(6)),
+            a,
+        )
+    }
+    #[inline(always)]
+    unsafe fn corr(_: *const u8, d: f32) -> f32 {
+        -16.0 * d
+    }
+}
+
+impl Block32 for Q5_1 {
+    const BYTES: usize = 24;
+    #[inline(always)]
+    unsafe fn isum<I: Isa>(p: *const u8, a: __m256i) -> __m256i {
+        I::dot_u8_i8(
+            _mm256_setzero_si256(),
+            five_bits::<I>(p.add(4), p.add(8)),
+            a,
+        )
+    }
+    #[inline(always)]
+    unsafe fn corr(p: *const u8, _: f32) -> f32 {
+        f16(p.add(2))
+    }
+}
+
+/// One block `b` of a row: `acc + cvt(Σ q·a)·(d·d_a)` and `acc_s + corr·s`.
 #[inline(always)]
-unsafe fn dot_unsigned_32<I: Isa>(
-    w: &[u8],
-    a: Q8Row<'_>,
-    block_bytes: usize,
-    quants: impl Fn(*const u8) -> __m256i,
-    corr: impl Fn(*const u8, f32) -> f32,
-) -> f32 {
-    let (pw, pa) = (w.as_ptr(), a.qs.as_ptr());
-    let block = |b: usize, acc: __m256, acc_s: f32| {
-        let blk = pw.add(block_bytes * b);
-        let d = f16(blk);
-        let i = I::dot_u8_i8(_mm256_setzero_si256(), quants(blk), load32(pa.add(32 * b)));
-        let acc = _mm256_fmadd_ps(
-            _mm256_cvtepi32_ps(i),
-            _mm256_set1_ps(d * *a.d.get_unchecked(b)),
-            acc,
-        );
-        (acc, acc_s + corr(blk, d) * *a.s.get_unchecked(b))
-    };
+unsafe fn block32<B: Block32, I: Isa>(
+    pw: *const u8,
+    a: &Q8Row<'_>,
+    b: usize,
+    acc: __m256,
+    acc_s: f32,
+) -> (__m256, f32) {
+    let blk = pw.add(B::BYTES * b);
+    let d = f16(blk);
+    let i = B::isum::<I>(blk, load32(a.qs.as_ptr().add(32 * b)));
+    let acc = _mm256_fmadd_ps(
+        _mm256_cvtepi32_ps(i),
+        _mm256_set1_ps(d * *a.d.get_unchecked(b)),
+        acc,
+    );
+    (acc, acc_s + B::corr(blk, d) * *a.s.get_unchecked(b))
+}
+
+/// A row of a 32-element block format · Q8 activations: `Σ d·d_a·Σ q·a + Σ corr·s`.
+#[inline(always)]
+pub(crate) unsafe fn dot_block32<B: Block32, I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
+    let pw = w.as_ptr();
     // Two independent chains, so consecutive blocks do not wait on each other's adds.
     let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
     let (mut s0, mut s1) = (0.0f32, 0.0f32);
     let nb = a.d.len();
     let mut b = 0;
     while b + 2 <= nb {
-        (acc0, s0) = block(b, acc0, s0);
-        (acc1, s1) = block(b + 1, acc1, s1);
+        (acc0, s0) = block32::<B, I>(pw, &a, b, acc0, s0);
+        (acc1, s1) = block32::<B, I>(pw, &a, b + 1, acc1, s1);
         b += 2;
     }
     if b < nb {
-        (acc0, s0) = block(b, acc0, s0);
+        (acc0, s0) = block32::<B, I>(pw, &a, b, acc0, s0);
     }
     hsum(_mm256_add_ps(acc0, acc1)) + (s0 + s1)
-}
-
-/// Q4_0 · Q8.
-#[inline(always)]
-pub(crate) unsafe fn dot_q4_0<I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
-    dot_unsigned_32::<I>(w, a, 18, |b| nibbles(b.add(2)), |_, d| -8.0 * d)
-}
-
-/// Q4_1 · Q8.
-#[inline(always)]
-pub(crate) unsafe fn dot_q4_1<I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
-    dot_unsigned_32::<I>(w, a, 20, |b| nibbles(b.add(4)), |b, _| f16(b.add(2)))
 }
 
 /// The 5-bit quants of a Q5 block: nibbles at `qs`, fifth bits in the u32 at `qh`.
@@ -198,30 +254,6 @@ pub(crate) unsafe fn dot_q4_1<I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
 pub(crate) unsafe fn five_bits<I: Isa>(qh: *const u8, qs: *const u8) -> __m256i {
     let high = I::bits_to_bytes(read_unaligned(qh as *const u32));
     _mm256_or_si256(nibbles(qs), _mm256_and_si256(high, _mm256_set1_epi8(0x10)))
-}
-
-/// Q5_0 · Q8.
-#[inline(always)]
-pub(crate) unsafe fn dot_q5_0<I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
-    dot_unsigned_32::<I>(
-        w,
-        a,
-        22,
-        |b| five_bits::<I>(b.add(2), b.add(6)),
-        |_, d| -16.0 * d,
-    )
-}
-
-/// Q5_1 · Q8.
-#[inline(always)]
-pub(crate) unsafe fn dot_q5_1<I: Isa>(w: &[u8], a: Q8Row<'_>) -> f32 {
-    dot_unsigned_32::<I>(
-        w,
-        a,
-        24,
-        |b| five_bits::<I>(b.add(4), b.add(8)),
-        |b, _| f16(b.add(2)),
-    )
 }
 
 /// Two i16 scales as a vector: the first for the low 8 lanes (16 bytes of quants), the second
@@ -379,6 +411,12 @@ pub(crate) unsafe fn dot_q5_k<I: Isa>(w: &[u8], a: Q8KRow<'_>) -> f32 {
     dot_q45_k::<I, true>(w, a)
 }
 
+/// Bits `S..S+2` of each byte of `qh`, moved to bits 4–5 (Q6_K's high quant bits).
+#[inline(always)]
+pub(crate) unsafe fn q6_high<const S: i32>(qh: __m256i, three: __m256i) -> __m256i {
+    _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<S>(qh), three))
+}
+
 /// Q6_K · Q8K (unsigned quants, the offset 32 taken off through the sums).
 #[inline(always)]
 pub(crate) unsafe fn dot_q6_k<I: Isa>(w: &[u8], a: Q8KRow<'_>) -> f32 {
@@ -396,15 +434,17 @@ pub(crate) unsafe fn dot_q6_k<I: Isa>(w: &[u8], a: Q8KRow<'_>) -> f32 {
             let ql0 = _mm256_loadu_si256(blk.add(64 * h) as *const __m256i);
             let ql1 = _mm256_loadu_si256(blk.add(64 * h + 32) as *const __m256i);
             let qh = _mm256_loadu_si256(blk.add(128 + 32 * h) as *const __m256i);
-            let high = |k: i32| {
-                let s = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * k));
-                _mm256_slli_epi16::<4>(_mm256_and_si256(s, two))
-            };
             let quants = [
-                _mm256_or_si256(_mm256_and_si256(ql0, low4), high(0)),
-                _mm256_or_si256(_mm256_and_si256(ql1, low4), high(1)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql0), low4), high(2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql1), low4), high(3)),
+                _mm256_or_si256(_mm256_and_si256(ql0, low4), q6_high::<0>(qh, two)),
+                _mm256_or_si256(_mm256_and_si256(ql1, low4), q6_high::<2>(qh, two)),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), low4),
+                    q6_high::<4>(qh, two),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), low4),
+                    q6_high::<6>(qh, two),
+                ),
             ];
             for (k, q) in quants.into_iter().enumerate() {
                 let g = 8 * h + 2 * k;
@@ -418,64 +458,79 @@ pub(crate) unsafe fn dot_q6_k<I: Isa>(w: &[u8], a: Q8KRow<'_>) -> f32 {
     hsum(acc)
 }
 
-/// `Σ w·x` over a row of 8-wide float loads: `load(i)` gives weights `8i..8i+8` as f32, `tail`
-/// the dot of the last `len % 8` elements.
+/// A float weight format as the decode kernels read it (see [`Block32`] for why not closures).
+pub(crate) trait FloatRow {
+    /// Bytes per weight.
+    const BYTES: usize;
+    /// Weights `8i..8i+8` of the row at `p` as f32.
+    unsafe fn load8(p: *const u8, i: usize) -> __m256;
+    /// The portable dot product (for the last `len % 8` weights).
+    fn tail(w: &[u8], x: &[f32]) -> f32;
+}
+
+/// f32 weights.
+pub(crate) struct F32;
+/// f16 weights.
+pub(crate) struct F16;
+/// bf16 weights.
+pub(crate) struct BF16;
+
+impl FloatRow for F32 {
+    const BYTES: usize = 4;
+    #[inline(always)]
+    unsafe fn load8(p: *const u8, i: usize) -> __m256 {
+        _mm256_loadu_ps((p as *const f32).add(8 * i))
+    }
+    fn tail(w: &[u8], x: &[f32]) -> f32 {
+        super::scalar::dot_f32(w, x)
+    }
+}
+
+impl FloatRow for F16 {
+    const BYTES: usize = 2;
+    #[inline(always)]
+    unsafe fn load8(p: *const u8, i: usize) -> __m256 {
+        _mm256_cvtph_ps(_mm_loadu_si128(p.add(16 * i) as *const __m128i))
+    }
+    fn tail(w: &[u8], x: &[f32]) -> f32 {
+        super::scalar::dot_f16(w, x)
+    }
+}
+
+impl FloatRow for BF16 {
+    const BYTES: usize = 2;
+    #[inline(always)]
+    unsafe fn load8(p: *const u8, i: usize) -> __m256 {
+        let h = _mm256_cvtepu16_epi32(_mm_loadu_si128(p.add(16 * i) as *const __m128i));
+        _mm256_castsi256_ps(_mm256_slli_epi32::<16>(h))
+    }
+    fn tail(w: &[u8], x: &[f32]) -> f32 {
+        super::scalar::dot_bf16(w, x)
+    }
+}
+
+/// `Σ w·x` for a float row, 32 weights per step in four independent accumulators.
 #[inline(always)]
-unsafe fn dot_float8(
-    x: &[f32],
-    load: impl Fn(usize) -> __m256,
-    tail: impl Fn(usize) -> f32,
-) -> f32 {
+pub(crate) unsafe fn dot_float<R: FloatRow>(w: &[u8], x: &[f32]) -> f32 {
     let n8 = x.len() / 8;
-    let px = x.as_ptr();
+    let (pw, px) = (w.as_ptr(), x.as_ptr());
     let mut acc = [_mm256_setzero_ps(); 4];
     let mut i = 0;
     while i + 4 <= n8 {
         for (k, acc) in acc.iter_mut().enumerate() {
-            *acc = _mm256_fmadd_ps(load(i + k), _mm256_loadu_ps(px.add(8 * (i + k))), *acc);
+            *acc = _mm256_fmadd_ps(
+                R::load8(pw, i + k),
+                _mm256_loadu_ps(px.add(8 * (i + k))),
+                *acc,
+            );
         }
         i += 4;
     }
     while i < n8 {
-        acc[0] = _mm256_fmadd_ps(load(i), _mm256_loadu_ps(px.add(8 * i)), acc[0]);
+        acc[0] = _mm256_fmadd_ps(R::load8(pw, i), _mm256_loadu_ps(px.add(8 * i)), acc[0]);
         i += 1;
     }
     let acc = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-    hsum(acc) + tail(8 * n8)
-}
-
-/// f32 weights · f32 activations.
-#[inline(always)]
-pub(crate) unsafe fn dot_f32(w: &[u8], x: &[f32]) -> f32 {
-    let p = w.as_ptr() as *const f32;
-    dot_float8(
-        x,
-        |i| _mm256_loadu_ps(p.add(8 * i)),
-        |from| super::scalar::dot_f32(&w[4 * from..], &x[from..]),
-    )
-}
-
-/// f16 weights · f32 activations.
-#[inline(always)]
-pub(crate) unsafe fn dot_f16(w: &[u8], x: &[f32]) -> f32 {
-    let p = w.as_ptr();
-    dot_float8(
-        x,
-        |i| _mm256_cvtph_ps(_mm_loadu_si128(p.add(16 * i) as *const __m128i)),
-        |from| super::scalar::dot_f16(&w[2 * from..], &x[from..]),
-    )
-}
-
-/// bf16 weights · f32 activations.
-#[inline(always)]
-pub(crate) unsafe fn dot_bf16(w: &[u8], x: &[f32]) -> f32 {
-    let p = w.as_ptr();
-    dot_float8(
-        x,
-        |i| {
-            let h = _mm256_cvtepu16_epi32(_mm_loadu_si128(p.add(16 * i) as *const __m128i));
-            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(h))
-        },
-        |from| super::scalar::dot_bf16(&w[2 * from..], &x[from..]),
-    )
+    let from = 8 * n8;
+    hsum(acc) + R::tail(&w[R::BYTES * from..], &x[from..])
 }

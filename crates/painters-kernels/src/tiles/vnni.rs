@@ -5,9 +5,9 @@
 use std::arch::x86_64::*;
 use std::ptr::read_unaligned;
 
-use super::{Acts8, LANES, MV, NR, Tile};
+use super::layout::{Acts8, LANES, MV, NR, Tile};
 use crate::WeightType;
-use crate::dot::x86::{Avx512, f16, five_bits, nibbles};
+use crate::dot::x86::{Avx512, f16, five_bits, nibbles, q6_high};
 use crate::format::kquant::q4k_scale_min;
 
 /// [`Acts8::pack`] compiled for AVX-512 (vectorised rounding and interleaving).
@@ -163,15 +163,17 @@ unsafe fn unpack_q6_k(row: &[u8], q: *mut i8, scale: &mut [f32], corr: &mut [i32
             let ql0 = _mm256_loadu_si256(p.add(64 * h) as *const __m256i);
             let ql1 = _mm256_loadu_si256(p.add(64 * h + 32) as *const __m256i);
             let qh = _mm256_loadu_si256(p.add(128 + 32 * h) as *const __m256i);
-            let high = |s: i32| {
-                let v = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(s));
-                _mm256_slli_epi16::<4>(_mm256_and_si256(v, three))
-            };
             let quants = [
-                _mm256_or_si256(_mm256_and_si256(ql0, low4), high(0)),
-                _mm256_or_si256(_mm256_and_si256(ql1, low4), high(2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql0), low4), high(4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql1), low4), high(6)),
+                _mm256_or_si256(_mm256_and_si256(ql0, low4), q6_high::<0>(qh, three)),
+                _mm256_or_si256(_mm256_and_si256(ql1, low4), q6_high::<2>(qh, three)),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), low4),
+                    q6_high::<4>(qh, three),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), low4),
+                    q6_high::<6>(qh, three),
+                ),
             ];
             for (kk, u) in quants.into_iter().enumerate() {
                 let at = 256 * b + 128 * h + 32 * kk;

@@ -2,8 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::MAX_ARRAY_NESTING;
-use super::MAX_DIMS;
+use super::limits::{MAX_ARRAY_NESTING, MAX_DIMS};
 
 /// Everything that can go wrong reading a GGUF file.
 ///

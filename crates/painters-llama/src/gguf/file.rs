@@ -9,8 +9,9 @@ use std::sync::Arc;
 use painters::weights::FileBytes;
 use painters_kernels::{QMatrix, WeightBytes};
 
-use super::reader::parse;
-use super::{DequantError, GgmlType, GgufArray, GgufError, GgufValue, HEADER_LEN, dequantize};
+use super::limits::HEADER_LEN;
+use super::reader::{GgufTensorInfo, parse};
+use super::{DequantError, GgufArray, GgufError, GgufValue, dequantize};
 
 /// The file's bytes, shared by the [`GgufFile`] and every [`QMatrix`] it hands out.
 struct SharedFile(FileBytes);
@@ -18,36 +19,6 @@ struct SharedFile(FileBytes);
 impl AsRef<[u8]> for SharedFile {
     fn as_ref(&self) -> &[u8] {
         &self.0
-    }
-}
-
-/// Where one tensor lives and what it holds, as described in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GgufTensorInfo {
-    /// Tensor name, e.g. `blk.0.attn_q.weight`.
-    pub name: String,
-    /// Dimensions in GGUF order: `dims[0]` (ggml `ne[0]`) varies fastest, i.e. is the row length.
-    pub dims: Vec<u64>,
-    /// Storage type.
-    pub ggml_type: GgmlType,
-    /// Offset of the first byte relative to the start of the data section.
-    pub offset: u64,
-    /// Number of elements (product of `dims`; 1 for zero dimensions).
-    pub n_elements: u64,
-    /// Number of bytes the tensor occupies in the data section.
-    pub n_bytes: u64,
-}
-
-impl GgufTensorInfo {
-    /// The shape in PyTorch / Hugging Face order (slowest dimension first): `dims` reversed.
-    pub fn hf_shape(&self) -> Vec<usize> {
-        // A dim that does not fit in usize can only occur on 32-bit targets, where such a tensor
-        // could not be loaded anyway (tensor_f32 reports it); saturate instead of panicking.
-        self.dims
-            .iter()
-            .rev()
-            .map(|&d| usize::try_from(d).unwrap_or(usize::MAX))
-            .collect()
     }
 }
 

@@ -29,6 +29,7 @@
 mod dequant;
 mod error;
 mod file;
+mod limits;
 mod llama;
 mod reader;
 #[cfg(test)]
@@ -39,23 +40,8 @@ mod value;
 
 pub use dequant::{DequantError, GgmlType, dequantize};
 pub use error::GgufError;
-pub use file::{GgufFile, GgufTensorInfo};
+pub use file::GgufFile;
+pub use limits::{DEFAULT_ALIGNMENT, GGUF_MAGIC, MAX_ARRAY_NESTING, MAX_DIMS};
 pub use llama::{GgufLlamaMeta, llama_config_from_gguf, permute_rope_rows, unpermute_rope_rows};
+pub use reader::GgufTensorInfo;
 pub use value::{GgufArray, GgufValue, GgufValueType};
-
-/// The four bytes every GGUF file starts with.
-pub const GGUF_MAGIC: [u8; 4] = *b"GGUF";
-/// Data-section alignment used when the file has no `general.alignment` key.
-pub const DEFAULT_ALIGNMENT: u64 = 32;
-/// ggml tensors have at most this many dimensions (`GGML_MAX_DIMS`).
-pub const MAX_DIMS: usize = 4;
-/// Arrays of arrays are legal GGUF; deeper nesting than this is refused so that a hostile file
-/// cannot drive the recursive value parser into a stack overflow.
-pub const MAX_ARRAY_NESTING: usize = 8;
-
-/// Size of the fixed header: magic, version, tensor count, kv count.
-const HEADER_LEN: u64 = 4 + 4 + 8 + 8;
-/// Smallest possible metadata entry: empty key (u64 length), type u32, one-byte value.
-const MIN_KV_LEN: u64 = 8 + 4 + 1;
-/// Smallest possible tensor description: empty name, n_dims u32, type u32, offset u64.
-const MIN_TENSOR_INFO_LEN: u64 = 8 + 4 + 4 + 8;

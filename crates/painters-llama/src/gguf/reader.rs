@@ -4,10 +4,40 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{
-    DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufArray, GgufError, GgufTensorInfo, GgufValue,
-    GgufValueType, MAX_ARRAY_NESTING, MAX_DIMS, MIN_KV_LEN, MIN_TENSOR_INFO_LEN,
+use super::limits::{
+    DEFAULT_ALIGNMENT, GGUF_MAGIC, MAX_ARRAY_NESTING, MAX_DIMS, MIN_KV_LEN, MIN_TENSOR_INFO_LEN,
 };
+use super::{GgmlType, GgufArray, GgufError, GgufValue, GgufValueType};
+
+/// Where one tensor lives and what it holds, as described in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GgufTensorInfo {
+    /// Tensor name, e.g. `blk.0.attn_q.weight`.
+    pub name: String,
+    /// Dimensions in GGUF order: `dims[0]` (ggml `ne[0]`) varies fastest, i.e. is the row length.
+    pub dims: Vec<u64>,
+    /// Storage type.
+    pub ggml_type: GgmlType,
+    /// Offset of the first byte relative to the start of the data section.
+    pub offset: u64,
+    /// Number of elements (product of `dims`; 1 for zero dimensions).
+    pub n_elements: u64,
+    /// Number of bytes the tensor occupies in the data section.
+    pub n_bytes: u64,
+}
+
+impl GgufTensorInfo {
+    /// The shape in PyTorch / Hugging Face order (slowest dimension first): `dims` reversed.
+    pub fn hf_shape(&self) -> Vec<usize> {
+        // A dim that does not fit in usize can only occur on 32-bit targets, where such a tensor
+        // could not be loaded anyway (tensor_f32 reports it); saturate instead of panicking.
+        self.dims
+            .iter()
+            .rev()
+            .map(|&d| usize::try_from(d).unwrap_or(usize::MAX))
+            .collect()
+    }
+}
 
 /// Everything [`parse`] extracts from the bytes.
 pub(super) struct Parsed {
