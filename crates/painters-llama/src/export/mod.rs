@@ -32,6 +32,7 @@ mod hf;
 mod hf_config;
 mod logits;
 mod output;
+mod weights;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -271,14 +272,6 @@ pub fn export(
             hf::export(&source, &config, &prov, out, options)
         }
     }
-}
-
-/// The configuration the export must have: the source's, with layer `j` being block `blocks[j]`.
-pub(crate) fn reordered(config: &DecoderConfig, blocks: &[usize]) -> DecoderConfig {
-    let mut c = config.clone();
-    c.num_hidden_layers = blocks.len();
-    c.layers = blocks.iter().map(|&b| config.layers[b].clone()).collect();
-    c
 }
 
 /// Checks that `got` (the written configuration, read back by painters' loader) gives every layer

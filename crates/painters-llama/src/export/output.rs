@@ -119,6 +119,13 @@ pub(crate) fn sha256_file(path: &Path) -> Result<String, ExportError> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Pretty JSON with a final newline, as transformers writes its JSON files.
+pub(crate) fn pretty(v: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
 /// Writes `text` to `path`.
 pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), ExportError> {
     std::fs::write(path, text).map_err(ExportError::io(path))
