@@ -268,8 +268,13 @@ pub(crate) fn export(
             )?,
             format!("the {} config.json of the export", config.family),
         ),
-        Source::Gguf(_) => (
-            hf_config::synthesized(config, blocks, options.dtype.unwrap_or(ExportDtype::F32))?,
+        Source::Gguf(g) => (
+            hf_config::synthesized(
+                config,
+                blocks,
+                options.dtype.unwrap_or(ExportDtype::F32),
+                g.file().get_u32("tokenizer.ggml.padding_token_id").ok(),
+            )?,
             format!("an HF {} config.json", config.family),
         ),
     };

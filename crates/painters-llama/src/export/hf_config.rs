@@ -157,11 +157,14 @@ fn activation_name(a: Activation) -> &'static str {
     }
 }
 
-/// A transformers `config.json` for `source` (read from a GGUF file) with layers `blocks`.
+/// A transformers `config.json` for `source` (read from a GGUF file) with layers `blocks`; `pad`
+/// is the padding token id (written even when None: some families' defaults, e.g. Phi-3's 32000,
+/// lie outside small vocabularies).
 pub(crate) fn synthesized(
     source: &DecoderConfig,
     blocks: &[usize],
     dtype: ExportDtype,
+    pad: Option<u32>,
 ) -> Result<Map<String, Value>, ExportError> {
     let c = source;
     let family = c.family;
@@ -225,6 +228,7 @@ pub(crate) fn synthesized(
             m.insert("eos_token_id".into(), json!(many));
         }
     }
+    m.insert("pad_token_id".into(), pad.into());
     m.insert("dtype".into(), dtype.torch_name().into());
     let act = activation_name(c.arch.activation);
     let global_params = rope(global)?;
@@ -241,12 +245,13 @@ pub(crate) fn synthesized(
             m.insert("attention_bias".into(), c.arch.qkv_bias.into());
             let scalar = c.arch.attention_scale.powi(-2);
             let rounded = scalar.round();
-            let scalar = if (scalar - rounded).abs() < 1e-6 * rounded.max(1.0) {
-                rounded
+            // transformers 5 requires an integer here (its configs are strict dataclasses).
+            let scalar: Value = if (scalar - rounded).abs() < 1e-6 * rounded.max(1.0) {
+                (rounded as u64).into()
             } else {
-                scalar
+                scalar.into()
             };
-            m.insert("query_pre_attn_scalar".into(), scalar.into());
+            m.insert("query_pre_attn_scalar".into(), scalar);
             m.insert("attn_logit_softcapping".into(), c.arch.attn_softcap.into());
             m.insert(
                 "final_logit_softcapping".into(),

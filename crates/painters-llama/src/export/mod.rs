@@ -32,6 +32,8 @@ mod hf;
 mod hf_config;
 mod logits;
 mod output;
+#[cfg(test)]
+mod tests;
 mod weights;
 
 use std::path::{Path, PathBuf};

@@ -228,9 +228,20 @@ pub(crate) fn plan_gguf(
     let mut layers: Vec<Vec<OutTensor>> = (0..blocks.len()).map(|_| Vec::new()).collect();
     let mut last = Vec::new();
     for name in TensorSource::names(src) {
-        let shape = src
-            .shape(&name)
-            .ok_or_else(|| bad(&name, "has no shape".into()))?;
+        let info = src
+            .file()
+            .tensor_info(&name)
+            .ok_or_else(|| bad(&name, "is listed but not described".into()))?;
+        if !info.ggml_type.can_dequantize() {
+            return Err(bad(
+                &name,
+                format!(
+                    "is stored as {}, which painters cannot dequantise yet; a GGUF export (--format gguf) copies quantised tensors as they are",
+                    info.ggml_type.name()
+                ),
+            ));
+        }
+        let shape = info.hf_shape();
         let make = |out_name: String, minus_one: bool| OutTensor {
             name: out_name,
             dtype,
