@@ -173,18 +173,7 @@ fn generation_config(
         }
     }
     let mut g = Map::new();
-    if let Some(b) = config.bos_token_id {
-        g.insert("bos_token_id".into(), b.into());
-    }
-    match config.eos_token_ids.as_slice() {
-        [] => {}
-        [e] => {
-            g.insert("eos_token_id".into(), (*e).into());
-        }
-        many => {
-            g.insert("eos_token_id".into(), json!(many));
-        }
-    }
+    hf_config::special_token_ids(config, &mut g);
     write_text(
         &dir.join("generation_config.json"),
         &pretty(&Value::Object(g)),

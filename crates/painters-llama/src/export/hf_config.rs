@@ -86,10 +86,9 @@ pub(crate) fn edited(
             .or_else(|| json.get("_sliding_window_pattern"))
             .and_then(Value::as_u64);
         let follows = |p: u64| {
-            blocks
-                .iter()
-                .enumerate()
-                .all(|(j, &b)| ((j as u64 + 1) % p != 0) == source.layers[b].window.is_some())
+            blocks.iter().enumerate().all(|(j, &b)| {
+                (j as u64 + 1).is_multiple_of(p) != source.layers[b].window.is_some()
+            })
         };
         if pattern.is_some_and(|p| p == 0 || !follows(p)) {
             out.remove("sliding_window_pattern");
@@ -103,6 +102,23 @@ pub(crate) fn edited(
         }
     }
     Ok(out)
+}
+
+/// `bos_token_id` and `eos_token_id` (a number, or a list when there are several) into `m`, as
+/// transformers writes them in `config.json` and `generation_config.json`.
+pub(crate) fn special_token_ids(c: &DecoderConfig, m: &mut Map<String, Value>) {
+    if let Some(b) = c.bos_token_id {
+        m.insert("bos_token_id".into(), b.into());
+    }
+    match c.eos_token_ids.as_slice() {
+        [] => {}
+        [e] => {
+            m.insert("eos_token_id".into(), (*e).into());
+        }
+        many => {
+            m.insert("eos_token_id".into(), json!(many));
+        }
+    }
 }
 
 /// `rope_parameters` of one table, as transformers 5 writes it.
@@ -216,18 +232,7 @@ pub(crate) fn synthesized(
     m.insert("rms_norm_eps".into(), c.arch.norm_eps.into());
     m.insert("tie_word_embeddings".into(), c.tie_word_embeddings.into());
     m.insert("attention_dropout".into(), 0.0.into());
-    if let Some(b) = c.bos_token_id {
-        m.insert("bos_token_id".into(), b.into());
-    }
-    match c.eos_token_ids.as_slice() {
-        [] => {}
-        [e] => {
-            m.insert("eos_token_id".into(), (*e).into());
-        }
-        many => {
-            m.insert("eos_token_id".into(), json!(many));
-        }
-    }
+    special_token_ids(c, &mut m);
     m.insert("pad_token_id".into(), pad.into());
     m.insert("dtype".into(), dtype.torch_name().into());
     let act = activation_name(c.arch.activation);

@@ -200,7 +200,7 @@ pub const PAINTERS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The source: an HF folder or a GGUF file.
 pub(crate) enum Source {
-    Hf(hf::HfSource),
+    Hf(Box<hf::HfSource>),
     Gguf(Box<GgufSource>),
 }
 
@@ -209,7 +209,7 @@ impl Source {
         if is_gguf(path) {
             Ok(Source::Gguf(Box::new(GgufSource::open(path)?)))
         } else {
-            Ok(Source::Hf(hf::HfSource::open(path)?))
+            Ok(Source::Hf(Box::new(hf::HfSource::open(path)?)))
         }
     }
 }

@@ -14,11 +14,12 @@ use burn::tensor::Device;
 use painters::LayerSchedule;
 use painters::weights::{SafetensorsFile, TensorSource};
 
+use super::weights::module_map;
 use super::{
     ExportError, ExportFormat, ExportOptions, export, scheduled_logits, write_logits_file,
 };
 use crate::DecoderModel;
-use crate::family::names::{GGUF, GGUF_PHI3, MlpNames, QkvNames, TensorNames};
+use crate::family::names::{GGUF, GGUF_PHI3, TensorNames};
 use crate::gguf::permute_rope_rows;
 use crate::gguf::test_util::GgufBuilder;
 
@@ -30,41 +31,19 @@ fn fixture(dir: &str, name: &str) -> PathBuf {
         .join(name)
 }
 
-/// HF module → GGUF module of one family, role by role (the inverse of the export's map).
+/// HF module → GGUF module of one family: the export's map inverted. Llama-style HF names use
+/// `post_attention_layernorm` for the MLP's norm, which only Gemma's sandwich has apart.
 fn to_gguf(
     hf: &TensorNames,
     gguf: &TensorNames,
     gemma: bool,
 ) -> HashMap<&'static str, &'static str> {
-    let mut m = HashMap::from([
-        (hf.attn_norm, gguf.attn_norm),
-        (hf.o, gguf.o),
-        (hf.q_norm, gguf.q_norm),
-        (hf.k_norm, gguf.k_norm),
-        (hf.mlp_norm, gguf.mlp_norm),
-        (hf.down, gguf.down),
-    ]);
-    if gemma {
-        m.insert(hf.post_attn_norm, gguf.post_attn_norm);
-        m.insert(hf.post_mlp_norm, gguf.post_mlp_norm);
-    }
-    match (hf.qkv, gguf.qkv) {
-        (QkvNames::Separate(a, b, c), QkvNames::Separate(x, y, z)) => {
-            m.extend([(a, x), (b, y), (c, z)])
-        }
-        (QkvNames::Fused(a), QkvNames::Fused(x)) => {
-            m.insert(a, x);
-        }
-        _ => unreachable!(),
-    }
-    match (hf.mlp, gguf.mlp) {
-        (MlpNames::Gated(a, b), MlpNames::Gated(x, y)) => m.extend([(a, x), (b, y)]),
-        (MlpNames::GatedFused(a), MlpNames::GatedFused(x)) => {
-            m.insert(a, x);
-        }
-        _ => unreachable!(),
-    }
-    m
+    module_map(gguf, hf)
+        .unwrap()
+        .into_iter()
+        .filter(|&(g, _)| gemma || (g != gguf.post_attn_norm && g != gguf.post_mlp_norm))
+        .map(|(g, h)| (h, g))
+        .collect()
 }
 
 /// The fixture `name` (HF) written as a llama.cpp GGUF of architecture `arch`.

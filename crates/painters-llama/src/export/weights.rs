@@ -155,7 +155,7 @@ pub(crate) fn plan_hf(
 }
 
 /// GGUF module names → the family's HF module names, role by role.
-fn module_map(
+pub(crate) fn module_map(
     gguf: &TensorNames,
     hf: &TensorNames,
 ) -> Result<HashMap<&'static str, &'static str>, String> {
