@@ -99,3 +99,22 @@ fn cached_generation_under_repeated_and_looped_blocks_matches_hf() {
     }
     assert_eq!(checked, 21, "7 families × 3 schedules");
 }
+
+#[test]
+fn gemma3_270m_matches_transformers_on_every_case() {
+    // The real Gemma-3-270M GGUF (scripts/fetch-models.sh) against transformers' own GGUF loader:
+    // forward under identity, skip, reverse, parallel and a custom repeat, and cached generation.
+    let manifest =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures-gemma3/manifest.json");
+    let results = run_manifest(&manifest, models_dir(), None, Device::flex(), |r| {
+        println!("{}", r.line())
+    })
+    .unwrap();
+    assert_eq!(results.len(), 7);
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.line())
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}

@@ -23,8 +23,9 @@ pub mod tokenizer;
 pub use config::{ConfigError, DecoderConfig, LlamaConfig, RopeScaling, RopeSpec};
 pub use error::{DecoderError, LlamaError};
 pub use family::Family;
-pub use load::{GgufSource, load_tokenizer};
+pub use load::{GgufSource, LoadOptions, load_tokenizer};
 pub use model::{
     DEFAULT_QUERY_CHUNK, DecoderBlock, DecoderContext, DecoderInput, DecoderModel, ExecSettings,
     HEAD_SPLIT_ROWS, LlamaBlock, LlamaContext, LlamaInput, LlamaModel, PROJECTION_SPLIT_MIN_ROWS,
+    WeightMode,
 };

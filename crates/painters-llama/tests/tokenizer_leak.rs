@@ -30,8 +30,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
+/// The byte count is process-wide: the tests take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn dropped_tokenizers_free_their_memory() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -57,4 +61,30 @@ fn dropped_tokenizers_free_their_memory() {
         grown < 4096,
         "10 tokenizers built and dropped left {grown} bytes live"
     );
+}
+
+#[test]
+fn dropped_sentencepiece_tokenizers_free_their_memory() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The SentencePiece builder makes its BPE without the word cache too. Gemma's vocabulary has
+    // no pre-tokenizer, so a cache would keep every distinct text whole.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models/gemma3-270m/gemma-3-270m-q4_k_m.gguf"
+    );
+    assert!(
+        std::path::Path::new(path).is_file(),
+        "{path} missing; run scripts/fetch-models.sh"
+    );
+    let t = TextTokenizer::from_gguf_path(path).unwrap();
+    let text =
+        |i: usize| format!("Seventeen curious researchers measure layer schedules, take {i}.");
+    assert!(t.encode(&text(0)).unwrap().len() > 5); // first use: lazy statics
+    let before = LIVE.load(Ordering::Relaxed);
+    for i in 1..=50 {
+        assert!(t.encode(&text(i)).unwrap().len() > 5);
+    }
+    let grown = LIVE.load(Ordering::Relaxed) - before;
+    // A word cache would hold all 50 texts (several KiB).
+    assert!(grown < 1024, "50 encodes left {grown} bytes live");
 }

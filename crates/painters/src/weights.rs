@@ -35,6 +35,30 @@ impl FileBytes {
     }
 }
 
+impl AsRef<[u8]> for FileBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+/// How a tensor's elements are stored, for [`RawTensor`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawDtype {
+    F32,
+    F16,
+    BF16,
+}
+
+/// A tensor's bytes as stored in the file, shared with the open file rather than copied: the
+/// `range` of `owner` holds `shape`'s elements, row-major, little-endian.
+#[derive(Clone)]
+pub struct RawTensor {
+    pub dtype: RawDtype,
+    pub shape: Vec<usize>,
+    pub owner: std::sync::Arc<FileBytes>,
+    pub range: std::ops::Range<usize>,
+}
+
 impl std::ops::Deref for FileBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -123,6 +147,13 @@ pub trait TensorSource {
     /// Read a floating-point tensor as f32.
     fn read(&self, name: &str) -> Result<HostTensor, WeightError>;
 
+    /// The tensor's stored bytes without conversion or copy, where the source can give them
+    /// (safetensors: F32, F16, BF16); `Ok(None)` where it cannot.
+    fn raw(&self, name: &str) -> Result<Option<RawTensor>, WeightError> {
+        let _ = name;
+        Ok(None)
+    }
+
     fn contains(&self, name: &str) -> bool {
         self.shape(name).is_some()
     }
@@ -149,7 +180,7 @@ pub trait TensorSource {
 /// One memory-mapped safetensors file.
 pub struct SafetensorsFile {
     path: PathBuf,
-    bytes: FileBytes,
+    bytes: std::sync::Arc<FileBytes>,
     header_len: usize,
     meta: Metadata,
 }
@@ -177,7 +208,7 @@ impl SafetensorsFile {
         // read_metadata checks that the offsets are contiguous and cover the data exactly.
         Ok(SafetensorsFile {
             path,
-            bytes,
+            bytes: std::sync::Arc::new(bytes),
             header_len,
             meta,
         })
@@ -191,6 +222,15 @@ impl SafetensorsFile {
     }
 
     fn bytes(&self, name: &str) -> Result<(Dtype, Vec<usize>, &[u8]), WeightError> {
+        let (dtype, shape, range) = self.range(name)?;
+        Ok((dtype, shape, &self.bytes[range]))
+    }
+
+    /// The dtype, shape and byte range in the file of tensor `name`.
+    fn range(
+        &self,
+        name: &str,
+    ) -> Result<(Dtype, Vec<usize>, std::ops::Range<usize>), WeightError> {
         let info = self.meta.info(name).ok_or_else(|| WeightError::Missing {
             path: self.path.clone(),
             tensor: name.to_string(),
@@ -198,14 +238,14 @@ impl SafetensorsFile {
         })?;
         let (s, e) = info.data_offsets;
         let start = 8 + self.header_len;
-        let data = self
-            .bytes
-            .get(start + s..start + e)
-            .ok_or_else(|| WeightError::Format {
+        let range = start + s..start + e;
+        if self.bytes.get(range.clone()).is_none() {
+            return Err(WeightError::Format {
                 path: self.path.clone(),
                 message: format!("tensor `{name}` points past the end of the file"),
-            })?;
-        Ok((info.dtype, info.shape.clone(), data))
+            });
+        }
+        Ok((info.dtype, info.shape.clone(), range))
     }
 
     /// Read an integer tensor (I64 or I32) as i64, e.g. token ids of fixture inputs.
@@ -271,6 +311,21 @@ impl TensorSource for SafetensorsFile {
             supported: "F32, F16, BF16",
         })?;
         Ok(HostTensor { shape, data })
+    }
+    fn raw(&self, name: &str) -> Result<Option<RawTensor>, WeightError> {
+        let (dtype, shape, range) = self.range(name)?;
+        let dtype = match dtype {
+            Dtype::F32 => RawDtype::F32,
+            Dtype::F16 => RawDtype::F16,
+            Dtype::BF16 => RawDtype::BF16,
+            _ => return Ok(None),
+        };
+        Ok(Some(RawTensor {
+            dtype,
+            shape,
+            owner: self.bytes.clone(),
+            range,
+        }))
     }
 }
 
@@ -371,6 +426,12 @@ impl TensorSource for SafetensorsCheckpoint {
         self.index
             .get(name)
             .and_then(|&i| self.files[i].shape(name))
+    }
+    fn raw(&self, name: &str) -> Result<Option<RawTensor>, WeightError> {
+        match self.index.get(name) {
+            Some(&i) => self.files[i].raw(name),
+            None => Ok(None),
+        }
     }
     fn read(&self, name: &str) -> Result<HostTensor, WeightError> {
         match self.index.get(name) {

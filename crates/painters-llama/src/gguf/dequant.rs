@@ -1,16 +1,18 @@
 //! ggml tensor types and dequantisation to f32.
 //!
-//! Block layouts and formulas follow ggml's reference C (`ggml-quants.c`, `dequantize_row_*`) and
-//! gguf-py's numpy port, which Hugging Face uses to load GGUF checkpoints. The arithmetic is done
-//! in f32 in the same order as the reference (e.g. Q6_K is `(d * scale) * q`, not `d * (scale *
-//! q)`), so results are bit-identical to both, which matters when comparing against goldens
-//! computed from HF's dequantised weights.
+//! The table in [`GgmlType`] lists every type ggml defines, so that the reader can check the
+//! size of any tensor, even one it cannot dequantise. The block formats themselves live in
+//! `painters-kernels` (one implementation for loading and for computing): its dequantisers
+//! follow ggml's reference C (`ggml-quants.c`, `dequantize_row_*`) and gguf-py's numpy port
+//! operation for operation, so results are bit-identical to both (checked there against a
+//! gguf-py fixture, and here on hand-built blocks).
 //!
 //! All types store blocks of `block_size` consecutive elements (along `ne[0]`) in `type_size`
-//! bytes; the table in [`GgmlType`] lists every type ggml defines so that the reader can check the
-//! size of any tensor, even one it cannot dequantise.
+//! bytes.
 
 use std::fmt;
+
+use painters_kernels::WeightType;
 
 /// Elements per K-quant super-block.
 const QK_K: usize = 256;
@@ -181,19 +183,14 @@ impl GgmlType {
         self.entry().4
     }
 
+    /// The `painters-kernels` storage type of this ggml type, if the kernels compute with it.
+    pub fn weight_type(self) -> Option<WeightType> {
+        WeightType::from_ggml_id(self.id())
+    }
+
     /// Whether [`dequantize`] supports this type.
     pub fn can_dequantize(self) -> bool {
-        matches!(
-            self,
-            Self::F32
-                | Self::F16
-                | Self::BF16
-                | Self::Q8_0
-                | Self::Q4_0
-                | Self::Q4_1
-                | Self::Q4_K
-                | Self::Q6_K
-        )
+        self.weight_type().is_some()
     }
 }
 
@@ -231,9 +228,9 @@ pub enum DequantError {
 ///
 /// `data` must be exactly the bytes of those elements (`n_elements / block_size * type_size`).
 pub fn dequantize(ty: GgmlType, data: &[u8], n_elements: usize) -> Result<Vec<f32>, DequantError> {
-    if !ty.can_dequantize() {
+    let Some(wt) = ty.weight_type() else {
         return Err(DequantError::Unsupported { ggml_type: ty });
-    }
+    };
     let block = ty.block_size();
     if !n_elements.is_multiple_of(block) {
         return Err(DequantError::PartialBlock {
@@ -251,140 +248,16 @@ pub fn dequantize(ty: GgmlType, data: &[u8], n_elements: usize) -> Result<Vec<f3
             got: data.len(),
         });
     }
-    let mut out = Vec::with_capacity(n_elements);
-    let blocks = data.chunks_exact(ty.type_size());
-    match ty {
-        GgmlType::F32 => out.extend(blocks.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-        GgmlType::F16 => out.extend(blocks.map(|b| f16_at(b, 0))),
-        GgmlType::BF16 => out.extend(blocks.map(|b| bf16_at(b, 0))),
-        GgmlType::Q8_0 => blocks.for_each(|b| out.extend(block_q8_0(b))),
-        GgmlType::Q4_0 => blocks.for_each(|b| out.extend(block_q4_0(b))),
-        GgmlType::Q4_1 => blocks.for_each(|b| out.extend(block_q4_1(b))),
-        GgmlType::Q4_K => blocks.for_each(|b| out.extend(block_q4_k(b))),
-        GgmlType::Q6_K => blocks.for_each(|b| out.extend(block_q6_k(b))),
-        _ => return Err(DequantError::Unsupported { ggml_type: ty }),
-    }
+    let mut out = vec![0.0; n_elements];
+    // The sizes were checked just above with the same block table, so this cannot fail; map
+    // it to the length error rather than unwrapping.
+    painters_kernels::dequantize(wt, data, &mut out).map_err(|_| DequantError::BadLength {
+        ggml_type: ty,
+        n_elements,
+        expected: expected.unwrap_or(usize::MAX),
+        got: data.len(),
+    })?;
     Ok(out)
-}
-
-/// IEEE half at byte offset `at` (little-endian).
-fn f16_at(b: &[u8], at: usize) -> f32 {
-    half::f16::from_bits(u16::from_le_bytes([b[at], b[at + 1]])).to_f32()
-}
-
-/// bfloat16 at byte offset `at`: the upper 16 bits of an f32.
-fn bf16_at(b: &[u8], at: usize) -> f32 {
-    f32::from_bits(u32::from(u16::from_le_bytes([b[at], b[at + 1]])) << 16)
-}
-
-// The block functions below get slices of exactly `type_size` bytes from `chunks_exact`, so the
-// constant indices are always in bounds.
-
-/// Q8_0: f16 scale `d`, then 32 × i8; `x = q * d`.
-fn block_q8_0(b: &[u8]) -> [f32; 32] {
-    let d = f16_at(b, 0);
-    let mut y = [0f32; 32];
-    for (y, &q) in y.iter_mut().zip(&b[2..34]) {
-        *y = f32::from(q as i8) * d;
-    }
-    y
-}
-
-/// Q4_0: f16 scale `d`, then 16 bytes of 4-bit quants. Byte `j`'s low nibble is element `j`, its
-/// high nibble element `j + 16`; `x = (q - 8) * d`.
-fn block_q4_0(b: &[u8]) -> [f32; 32] {
-    let d = f16_at(b, 0);
-    let mut y = [0f32; 32];
-    for (j, &q) in b[2..18].iter().enumerate() {
-        y[j] = f32::from(i16::from(q & 0x0F) - 8) * d;
-        y[j + 16] = f32::from(i16::from(q >> 4) - 8) * d;
-    }
-    y
-}
-
-/// Q4_1: f16 scale `d`, f16 minimum `m`, then 16 bytes of 4-bit quants laid out as in Q4_0;
-/// `x = q * d + m`.
-fn block_q4_1(b: &[u8]) -> [f32; 32] {
-    let d = f16_at(b, 0);
-    let m = f16_at(b, 2);
-    let mut y = [0f32; 32];
-    for (j, &q) in b[4..20].iter().enumerate() {
-        y[j] = f32::from(q & 0x0F) * d + m;
-        y[j + 16] = f32::from(q >> 4) * d + m;
-    }
-    y
-}
-
-/// Unpacks the `j`-th (0..8) 6-bit scale and 6-bit min of a Q4_K (or Q5_K) super-block from its
-/// 12 packed bytes: sub-blocks 0–3 use the low 6 bits of bytes 0–3 (scales) and 4–7 (mins);
-/// sub-blocks 4–7 take their low 4 bits from the nibbles of bytes 8–11 and their top 2 bits from
-/// the spare top bits of bytes 0–3 (scales) and 4–7 (mins).
-fn q4k_scale_min(j: usize, s: &[u8]) -> (u8, u8) {
-    if j < 4 {
-        (s[j] & 63, s[j + 4] & 63)
-    } else {
-        (
-            (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4),
-            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
-        )
-    }
-}
-
-/// Q4_K super-block of 256: f16 `d`, f16 `dmin`, 12 bytes of packed 6-bit scales/mins, 128 bytes
-/// of 4-bit quants. Eight sub-blocks of 32; each 64-element chunk `c` uses the 32 bytes
-/// `qs[32c..32c+32]`, low nibbles for sub-block `2c`, high nibbles for `2c+1`;
-/// `x = (d * scale) * q - (dmin * min)`.
-fn block_q4_k(b: &[u8]) -> [f32; QK_K] {
-    let d = f16_at(b, 0);
-    let dmin = f16_at(b, 2);
-    let scales = &b[4..16];
-    let qs = &b[16..144];
-    let mut y = [0f32; QK_K];
-    for c in 0..4 {
-        let (sc1, m1) = q4k_scale_min(2 * c, scales);
-        let (sc2, m2) = q4k_scale_min(2 * c + 1, scales);
-        let (d1, m1) = (d * f32::from(sc1), dmin * f32::from(m1));
-        let (d2, m2) = (d * f32::from(sc2), dmin * f32::from(m2));
-        let q = &qs[32 * c..32 * c + 32];
-        let out = &mut y[64 * c..64 * c + 64];
-        for l in 0..32 {
-            out[l] = d1 * f32::from(q[l] & 0x0F) - m1;
-            out[l + 32] = d2 * f32::from(q[l] >> 4) - m2;
-        }
-    }
-    y
-}
-
-/// Q6_K super-block of 256: 128 bytes `ql` (low 4 bits), 64 bytes `qh` (high 2 bits), 16 × i8
-/// scales (one per 16 elements), f16 `d`. Each 128-element half `h` uses `ql[64h..64h+64]` and
-/// `qh[32h..32h+32]`: for `l` in 0..32, elements `l`, `l+32`, `l+64`, `l+96` take the low nibble
-/// of `ql[l]`, low nibble of `ql[l+32]`, high nibble of `ql[l]`, high nibble of `ql[l+32]`, and
-/// bits 0–1, 2–3, 4–5, 6–7 of `qh[l]` respectively; `x = (d * scale) * (q - 32)`.
-fn block_q6_k(b: &[u8]) -> [f32; QK_K] {
-    let ql_all = &b[0..128];
-    let qh_all = &b[128..192];
-    let sc_all = &b[192..208];
-    let d = f16_at(b, 208);
-    let mut y = [0f32; QK_K];
-    for h in 0..2 {
-        let ql = &ql_all[64 * h..64 * h + 64];
-        let qh = &qh_all[32 * h..32 * h + 32];
-        let sc = &sc_all[8 * h..8 * h + 8];
-        let out = &mut y[128 * h..128 * h + 128];
-        for l in 0..32 {
-            let is = l / 16;
-            let q1 = i16::from((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) - 32;
-            let q2 = i16::from((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
-            let q3 = i16::from((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-            let q4 = i16::from((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-            let s = |k: usize| d * f32::from(sc[is + k] as i8);
-            out[l] = s(0) * f32::from(q1);
-            out[l + 32] = s(2) * f32::from(q2);
-            out[l + 64] = s(4) * f32::from(q3);
-            out[l + 96] = s(6) * f32::from(q4);
-        }
-    }
-    y
 }
 
 #[cfg(test)]
@@ -446,6 +319,16 @@ mod tests {
             (256, 210)
         );
         assert_eq!(GgmlType::Q4_K.name(), "Q4_K");
+    }
+
+    #[test]
+    fn kernel_types_agree_with_the_table() {
+        for e in TYPES {
+            if let Some(w) = e.0.weight_type() {
+                assert_eq!((w.block_len(), w.block_bytes(), w.name()), (e.3, e.4, e.2));
+            }
+        }
+        assert_eq!(TYPES.iter().filter(|e| e.0.can_dequantize()).count(), 13);
     }
 
     #[test]
@@ -619,9 +502,9 @@ mod tests {
     #[test]
     fn refuses_bad_input() {
         assert_eq!(
-            dequantize(GgmlType::Q5_K, &[0; 176], 256),
+            dequantize(GgmlType::IQ4_XS, &[0; 136], 256),
             Err(DequantError::Unsupported {
-                ggml_type: GgmlType::Q5_K
+                ggml_type: GgmlType::IQ4_XS
             })
         );
         assert!(matches!(

@@ -7,13 +7,45 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use burn::tensor::Device;
-use painters::weights::{HostTensor, TensorSource, WeightError};
+use painters::weights::{HostTensor, RawDtype, TensorSource, WeightError};
+use painters_kernels::{QMatrix, SharedBuffer, WeightBytes, WeightType};
 
 use crate::config::{DecoderConfig, NormKind};
 use crate::error::DecoderError;
 use crate::family::names::{MlpNames, QkvNames, TensorNames};
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
+use crate::model::weight::{Weight, WeightMode};
+
+/// A source that can hand out matrices in their stored format (GGUF blocks), rather than f32.
+pub(crate) trait PackedSource {
+    /// The stored matrix `name` (`[out, in]`), or None where the source stores it otherwise.
+    fn matrix(&self, name: &str) -> Result<Option<QMatrix>, WeightError>;
+}
+
+/// A safetensors tensor's bytes as a matrix, borrowed from the file's memory map.
+fn raw_matrix(src: &dyn TensorSource, name: &str) -> Result<Option<QMatrix>, WeightError> {
+    let Some(raw) = src.raw(name)? else {
+        return Ok(None);
+    };
+    let &[rows, cols] = raw.shape.as_slice() else {
+        return Ok(None);
+    };
+    let ty = match raw.dtype {
+        RawDtype::F32 => WeightType::F32,
+        RawDtype::F16 => WeightType::F16,
+        RawDtype::BF16 => WeightType::BF16,
+    };
+    let other = |e: painters_kernels::KernelError| WeightError::Other {
+        path: src.path().to_path_buf(),
+        message: format!("tensor `{name}`: {e}"),
+    };
+    let owner: SharedBuffer = raw.owner;
+    let bytes = WeightBytes::shared(owner, raw.range).map_err(other)?;
+    QMatrix::from_bytes(ty, rows, cols, bytes)
+        .map(Some)
+        .map_err(other)
+}
 
 /// A tensor source seen through one family's names.
 pub(crate) struct Checkpoint<'a> {
@@ -21,6 +53,10 @@ pub(crate) struct Checkpoint<'a> {
     pub names: &'a TensorNames,
     /// The file stores Gemma's RMSNorm weights as `1 + w` already (llama.cpp's converter does).
     pub norms_hold_offset: bool,
+    /// How matrices are stored in the model.
+    pub mode: WeightMode,
+    /// Matrices in their stored format (GGUF); None: only f32/f16/bf16 safetensors bytes.
+    pub packed: Option<&'a dyn PackedSource>,
     used: RefCell<BTreeSet<String>>,
 }
 
@@ -75,8 +111,21 @@ impl<'a> Checkpoint<'a> {
             src,
             names,
             norms_hold_offset,
+            mode: WeightMode::F32,
+            packed: None,
             used: RefCell::new(BTreeSet::new()),
         }
+    }
+
+    /// The same checkpoint read into `mode`, with stored matrices from `packed`.
+    pub(crate) fn with_mode(
+        mut self,
+        mode: WeightMode,
+        packed: Option<&'a dyn PackedSource>,
+    ) -> Self {
+        self.mode = mode;
+        self.packed = packed;
+        self
     }
 
     /// Reads `name` with shape `shape`, recording it as used.
@@ -124,7 +173,84 @@ impl<'a> Checkpoint<'a> {
         })
     }
 
-    /// A `[out, in]` projection (transposed for `x · W`), with its bias when `bias`.
+    /// Matrix `name` (`[out, in]`) in the checkpoint's weight mode, on the host: as stored
+    /// (`Native`), or converted once to f16 / bf16 where the file holds something else.
+    pub(crate) fn packed_matrix(
+        &self,
+        name: &str,
+        (out, inp): (usize, usize),
+    ) -> Result<QMatrix, WeightError> {
+        let shape = self.src.shape(name).ok_or_else(|| WeightError::Missing {
+            path: self.src.path().to_path_buf(),
+            tensor: name.to_string(),
+            hint: String::new(),
+        })?;
+        if shape != [out, inp] {
+            return Err(WeightError::Shape {
+                path: self.src.path().to_path_buf(),
+                tensor: name.to_string(),
+                expected: vec![out, inp],
+                found: shape,
+            });
+        }
+        let stored = match self.packed {
+            Some(p) => p.matrix(name)?,
+            None => raw_matrix(self.src, name)?,
+        };
+        let want = match self.mode {
+            WeightMode::F16 => Some(WeightType::F16),
+            WeightMode::BF16 => Some(WeightType::BF16),
+            WeightMode::Native | WeightMode::F32 => None,
+        };
+        let m = match (stored, want) {
+            (Some(m), None) => m,
+            (Some(m), Some(t)) if m.ty() == t => m,
+            (_, want) => {
+                let t = self.src.read(name)?;
+                self.convert(name, want.unwrap_or(WeightType::F32), (out, inp), &t.data)?
+            }
+        };
+        self.used.borrow_mut().insert(name.to_string());
+        Ok(m)
+    }
+
+    /// f32 values of `name` stored as `ty`.
+    fn convert(
+        &self,
+        name: &str,
+        ty: WeightType,
+        (rows, cols): (usize, usize),
+        data: &[f32],
+    ) -> Result<QMatrix, WeightError> {
+        QMatrix::from_f32(ty, rows, cols, data).map_err(|e| WeightError::Other {
+            path: self.src.path().to_path_buf(),
+            message: format!("tensor `{name}`: {e}"),
+        })
+    }
+
+    /// Row blocks `[rows_i, d]` of several tensors as one projection's weight: f32 tensors fused
+    /// and transposed on the device, or packed matrices on the host.
+    fn stacked(
+        &self,
+        parts: &[(String, usize)],
+        d: usize,
+        device: &Device,
+    ) -> Result<Weight, WeightError> {
+        if self.mode == WeightMode::F32 {
+            let ts = parts
+                .iter()
+                .map(|(n, rows)| self.read(n, &[*rows, d]))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Weight::Dense(fused_transposed(ts).to_device(device)));
+        }
+        parts
+            .iter()
+            .map(|(n, rows)| self.packed_matrix(n, (*rows, d)))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Weight::Packed)
+    }
+
+    /// A `[out, in]` projection, with its bias when `bias`.
     pub(crate) fn linear(
         &self,
         layer: usize,
@@ -133,12 +259,16 @@ impl<'a> Checkpoint<'a> {
         bias: bool,
         device: &Device,
     ) -> Result<Linear, WeightError> {
-        let w = self.read(&self.param(Some(layer), module, "weight"), &[out, inp])?;
+        let w = self.stacked(
+            &[(self.param(Some(layer), module, "weight"), out)],
+            inp,
+            device,
+        )?;
         let b = bias
             .then(|| self.read(&self.param(Some(layer), module, "bias"), &[out]))
             .transpose()?;
         Ok(Linear {
-            w: w.transposed().to_device(device),
+            w,
             b: b.map(|b| b.to_device(device)),
         })
     }
@@ -153,11 +283,11 @@ impl<'a> Checkpoint<'a> {
         let (d, hd) = (c.hidden_size, c.head_dim);
         let (q_out, kv_out) = (c.num_attention_heads * hd, c.num_key_value_heads * hd);
         let bias = c.arch.qkv_bias;
-        let w = |m: &str, rows: usize| self.read(&self.param(Some(i), m, "weight"), &[rows, d]);
+        let w = |m: &str| self.param(Some(i), m, "weight");
         let b = |m: &str, rows: usize| self.read(&self.param(Some(i), m, "bias"), &[rows]);
         let (weight, b) = match self.names.qkv {
             QkvNames::Separate(q, k, v) => {
-                let weight = fused_transposed(vec![w(q, q_out)?, w(k, kv_out)?, w(v, kv_out)?]);
+                let parts = [(w(q), q_out), (w(k), kv_out), (w(v), kv_out)];
                 let b = bias
                     .then(|| {
                         Ok::<_, WeightError>(concat(vec![
@@ -167,19 +297,41 @@ impl<'a> Checkpoint<'a> {
                         ]))
                     })
                     .transpose()?;
-                (weight, b)
+                (self.stacked(&parts, d, device)?, b)
             }
             QkvNames::Fused(m) => {
                 let rows = q_out + 2 * kv_out;
                 (
-                    w(m, rows)?.transposed(),
+                    self.stacked(&[(w(m), rows)], d, device)?,
                     bias.then(|| b(m, rows)).transpose()?,
                 )
             }
             QkvNames::FusedPerHead(m) => {
                 let heads = c.num_attention_heads;
                 let rows = 3 * heads * hd;
-                let weight = ungroup_heads(w(m, rows)?, heads, hd).transposed();
+                // The per-head grouping is undone in f32; packed modes store the result.
+                let t = ungroup_heads(self.read(&w(m), &[rows, d])?, heads, hd);
+                let weight = match self.mode {
+                    WeightMode::F32 => Weight::Dense(t.transposed().to_device(device)),
+                    WeightMode::F16 => Weight::Packed(vec![self.convert(
+                        &w(m),
+                        WeightType::F16,
+                        (rows, d),
+                        &t.data,
+                    )?]),
+                    WeightMode::BF16 => Weight::Packed(vec![self.convert(
+                        &w(m),
+                        WeightType::BF16,
+                        (rows, d),
+                        &t.data,
+                    )?]),
+                    WeightMode::Native => Weight::Packed(vec![self.convert(
+                        &w(m),
+                        WeightType::F32,
+                        (rows, d),
+                        &t.data,
+                    )?]),
+                };
                 let b = bias
                     .then(|| b(m, rows).map(|b| ungroup_heads(b, heads, hd)))
                     .transpose()?;
@@ -187,7 +339,7 @@ impl<'a> Checkpoint<'a> {
             }
         };
         Ok(Linear {
-            w: weight.to_device(device),
+            w: weight,
             b: b.map(|b| b.to_device(device)),
         })
     }
@@ -200,25 +352,25 @@ impl<'a> Checkpoint<'a> {
         device: &Device,
     ) -> Result<Linear, WeightError> {
         let (d, ffn, bias) = (c.hidden_size, c.intermediate_size, c.arch.mlp_bias);
-        let w = |m: &str, rows: usize| self.read(&self.param(Some(i), m, "weight"), &[rows, d]);
+        let w = |m: &str| self.param(Some(i), m, "weight");
         let b = |m: &str, rows: usize| self.read(&self.param(Some(i), m, "bias"), &[rows]);
         let (weight, b) = match self.names.mlp {
             MlpNames::Gated(gate, up) => (
-                fused_transposed(vec![w(gate, ffn)?, w(up, ffn)?]),
+                self.stacked(&[(w(gate), ffn), (w(up), ffn)], d, device)?,
                 bias.then(|| Ok::<_, WeightError>(concat(vec![b(gate, ffn)?, b(up, ffn)?])))
                     .transpose()?,
             ),
             MlpNames::GatedFused(m) => (
-                w(m, 2 * ffn)?.transposed(),
+                self.stacked(&[(w(m), 2 * ffn)], d, device)?,
                 bias.then(|| b(m, 2 * ffn)).transpose()?,
             ),
             MlpNames::Plain(m) => (
-                w(m, ffn)?.transposed(),
+                self.stacked(&[(w(m), ffn)], d, device)?,
                 bias.then(|| b(m, ffn)).transpose()?,
             ),
         };
         Ok(Linear {
-            w: weight.to_device(device),
+            w: weight,
             b: b.map(|b| b.to_device(device)),
         })
     }

@@ -332,6 +332,48 @@ impl GgufSource {
     }
 }
 
+impl super::PackedSource for GgufSource {
+    fn matrix(&self, name: &str) -> Result<Option<painters_kernels::QMatrix>, WeightError> {
+        let other = |message: String| WeightError::Other {
+            path: self.file.path().to_path_buf(),
+            message,
+        };
+        let m = self
+            .file
+            .tensor_matrix(name)
+            .map_err(|e| other(e.to_string()))?;
+        let heads = self.permuted.and_then(|(q, kv)| {
+            if name.ends_with(".attn_q.weight") {
+                Some(q)
+            } else if name.ends_with(".attn_k.weight") {
+                Some(kv)
+            } else {
+                None
+            }
+        });
+        let Some(h) = heads else {
+            return Ok(Some(m));
+        };
+        // Undo llama.cpp's Q/K row permutation by moving whole (quantised) rows: within each head,
+        // GGUF row 2i + j goes back to HF row j·half + i.
+        let rows = m.rows();
+        if h == 0 || rows % (2 * h) != 0 {
+            return Err(other(format!(
+                "tensor `{name}`: {rows} rows do not split into {h} heads of row pairs"
+            )));
+        }
+        let half = rows / h / 2;
+        let order: Vec<usize> = (0..h)
+            .flat_map(|head| {
+                (0..2).flat_map(move |j| (0..half).map(move |i| head * 2 * half + 2 * i + j))
+            })
+            .collect();
+        m.select_rows(&order)
+            .map(Some)
+            .map_err(|e| other(format!("tensor `{name}`: {e}")))
+    }
+}
+
 impl TensorSource for GgufSource {
     fn path(&self) -> &Path {
         self.file.path()

@@ -13,36 +13,59 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use painters::weights::{SafetensorsCheckpoint, TensorSource, WeightError};
 
-pub(crate) use checkpoint::Checkpoint;
+pub(crate) use checkpoint::{Checkpoint, PackedSource};
 pub use gguf::GgufSource;
 
 use crate::config::{DecoderConfig, Residual};
-use crate::model::{BlockSpec, DecoderBlock, DecoderError, DecoderModel, ExecSettings};
+use crate::model::weight::Weight;
+use crate::model::{
+    BlockSpec, DecoderBlock, DecoderError, DecoderModel, ExecSettings, Table, WeightMode,
+};
 use crate::tokenizer::TextTokenizer;
+
+/// How a model is loaded: the storage of its matrices, and how it runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    pub weights: WeightMode,
+    /// None: [`ExecSettings::for_device`].
+    pub exec: Option<ExecSettings>,
+}
 
 impl DecoderModel {
     /// Load a model from a HF checkpoint directory (`config.json` + safetensors) or a `.gguf` file,
     /// with the device's default [`ExecSettings`].
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self, DecoderError> {
-        Self::load_with(path, device, ExecSettings::for_device(device))
+        Self::load_with(path, device, LoadOptions::default())
     }
 
-    /// [`DecoderModel::load`] with explicit execution settings.
+    /// [`DecoderModel::load`] with a weight mode and execution settings.
     pub fn load_with(
         path: impl AsRef<Path>,
         device: &Device,
-        settings: ExecSettings,
+        options: LoadOptions,
     ) -> Result<Self, DecoderError> {
         let path = path.as_ref();
+        if options.weights != WeightMode::F32 && !painters::backend::runs_on_host(device) {
+            return Err(DecoderError::Input(format!(
+                "--weights {} keeps matrices on the host for the CPU kernels; use --weights f32 on {device:?}",
+                options.weights
+            )));
+        }
+        let settings = options
+            .exec
+            .unwrap_or_else(|| ExecSettings::for_device(device));
         if is_gguf(path) {
             let src = GgufSource::open(path)?;
             let config = src.config()?;
-            let ckpt = Checkpoint::new(&src, src.names(), src.norms_hold_offset());
+            let ckpt = Checkpoint::new(&src, src.names(), src.norms_hold_offset())
+                .with_mode(options.weights, Some(&src));
             Self::build(config, &ckpt, device, settings)
         } else {
             let config = DecoderConfig::from_hf_file(path)?;
             let src = SafetensorsCheckpoint::open(path)?;
-            Self::from_source(config, &src, device)
+            let ckpt = Checkpoint::new(&src, config.family.hf_names(), false)
+                .with_mode(options.weights, None);
+            Self::build(config, &ckpt, device, settings)
         }
     }
 
@@ -67,7 +90,14 @@ impl DecoderModel {
         let a = &c.arch;
         let names = ckpt.names;
         let (d, hd) = (c.hidden_size, c.head_dim);
-        let embed = ckpt.read(&format!("{}.weight", names.embed), &[c.vocab_size, d])?;
+        let embed_name = format!("{}.weight", names.embed);
+        let embed = match ckpt.mode {
+            WeightMode::F32 => Table::Dense(
+                ckpt.read(&embed_name, &[c.vocab_size, d])?
+                    .to_device(device),
+            ),
+            _ => Table::Packed(ckpt.packed_matrix(&embed_name, (c.vocab_size, d))?),
+        };
         let mut blocks = Vec::with_capacity(c.num_hidden_layers);
         for (i, layer) in c.layers.iter().enumerate() {
             let norm = |module: &str, width: usize| {
@@ -112,11 +142,14 @@ impl DecoderModel {
         }
         let head_name = format!("{}.weight", names.head);
         let head = if ckpt.contains(&head_name) {
-            Some(
-                ckpt.read(&head_name, &[c.vocab_size, d])?
-                    .transposed()
-                    .to_device(device),
-            )
+            Some(match ckpt.mode {
+                WeightMode::F32 => Weight::Dense(
+                    ckpt.read(&head_name, &[c.vocab_size, d])?
+                        .transposed()
+                        .to_device(device),
+                ),
+                _ => Weight::Packed(vec![ckpt.packed_matrix(&head_name, (c.vocab_size, d))?]),
+            })
         } else if c.tie_word_embeddings {
             None
         } else {
@@ -139,7 +172,7 @@ impl DecoderModel {
         Ok(DecoderModel {
             inv_freqs: c.ropes.iter().map(|r| r.inv_freq()).collect(),
             windows,
-            embed: embed.to_device(device),
+            embed,
             norm,
             blocks,
             head,
@@ -147,6 +180,7 @@ impl DecoderModel {
             device: device.clone(),
             stacked,
             settings,
+            weights: ckpt.mode,
         })
     }
 }

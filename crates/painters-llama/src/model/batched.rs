@@ -66,8 +66,12 @@ impl Stacked {
             return None;
         }
         let k = parts.len();
-        let mat = |f: fn(&DecoderBlock) -> &Tensor<2>| -> Tensor<3> {
-            Tensor::stack(parts.iter().map(|b| f(b).clone()).collect(), 0)
+        let mat = |f: fn(&DecoderBlock) -> Option<&Tensor<2>>| -> Option<Tensor<3>> {
+            let ws = parts
+                .iter()
+                .map(|b| f(b).cloned())
+                .collect::<Option<Vec<_>>>()?;
+            Some(Tensor::stack(ws, 0))
         };
         let norm = |ws: Vec<Tensor<1>>| -> Tensor<3> {
             let t: Tensor<2> = Tensor::stack(ws, 0);
@@ -80,16 +84,16 @@ impl Stacked {
                 .map(|b| rms(&b.attn_norm))
                 .collect::<Option<_>>()?,
         );
-        let w_qkv = mat(|b| &b.qkv.w);
-        let w_o = mat(|b| &b.o.w);
+        let w_qkv = mat(|b| b.qkv.dense())?;
+        let w_o = mat(|b| b.o.dense())?;
         let mlp_norm = norm(
             parts
                 .iter()
                 .map(|b| rms(&b.mlp_norm))
                 .collect::<Option<_>>()?,
         );
-        let w_gate_up = mat(|b| &b.up.w);
-        let w_down = mat(|b| &b.down.w);
+        let w_gate_up = mat(|b| b.up.dense())?;
+        let w_down = mat(|b| b.down.dense())?;
         let bytes = [&attn_norm, &w_qkv, &w_o, &mlp_norm, &w_gate_up, &w_down]
             .iter()
             .map(|t| t.shape().num_elements() * t.dtype().size())

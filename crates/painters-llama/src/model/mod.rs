@@ -19,6 +19,7 @@ pub(crate) mod linear;
 pub(crate) mod norm;
 mod settings;
 mod swiglu;
+pub(crate) mod weight;
 
 use std::sync::Arc;
 
@@ -29,26 +30,37 @@ use painters::exec::{
 use painters::{KvCache, Plan};
 
 pub(crate) use attention::ScoreOptions;
+
 pub(crate) use block::BlockSpec;
 pub use block::{DecoderBlock, LlamaBlock};
 pub use context::{DecoderContext, LlamaContext};
 pub use input::{DecoderInput, LlamaInput};
 pub use settings::{DEFAULT_QUERY_CHUNK, ExecSettings, HEAD_SPLIT_ROWS, PROJECTION_SPLIT_MIN_ROWS};
+pub use weight::WeightMode;
 
 use crate::config::DecoderConfig;
 pub use crate::error::{DecoderError, LlamaError};
 use norm::Norm;
+use weight::{Weight, packed_forward};
+
+/// The token embedding table `[vocab, d]` (also the head when it is tied).
+#[derive(Clone, Debug)]
+pub(crate) enum Table {
+    /// f32 on the device.
+    Dense(Tensor<2>),
+    /// On the host in its storage format.
+    Packed(painters_kernels::QMatrix),
+}
 
 /// A decoder-only causal LM of any supported family.
 #[derive(Clone, Debug)]
 pub struct DecoderModel {
     pub(crate) config: DecoderConfig,
-    /// `[vocab, d]`.
-    pub(crate) embed: Tensor<2>,
+    pub(crate) embed: Table,
     pub(crate) blocks: Vec<DecoderBlock>,
     pub(crate) norm: Norm,
-    /// `[d, vocab]`; None when the head is tied to the embedding.
-    pub(crate) head: Option<Tensor<2>>,
+    /// `[vocab, d]` (stored as `Weight` is: `[d, vocab]` when dense); None when tied to the embedding.
+    pub(crate) head: Option<Weight>,
     /// Inverse frequencies of each RoPE table (indexed like `config.ropes`).
     pub(crate) inv_freqs: Vec<Vec<f32>>,
     /// The distinct attention windows of the model's layers.
@@ -57,6 +69,8 @@ pub struct DecoderModel {
     /// Stacked member weights of batched parallel steps, built on first use; shared by clones.
     pub(crate) stacked: Arc<batched::StackedCache>,
     pub(crate) settings: ExecSettings,
+    /// How the matrices are stored.
+    pub(crate) weights: WeightMode,
 }
 
 /// The name this type had when only Llama loaded.
@@ -75,6 +89,22 @@ impl DecoderModel {
     /// How the model runs (chosen at load, see [`DecoderModel::with_settings`]).
     pub fn settings(&self) -> ExecSettings {
         self.settings
+    }
+    /// How the model's matrices are stored (chosen at load).
+    pub fn weight_mode(&self) -> WeightMode {
+        self.weights
+    }
+
+    /// Bytes of every weight the model holds (matrices in their storage format, norms, biases).
+    pub fn weight_bytes(&self) -> usize {
+        let table = match &self.embed {
+            Table::Dense(t) => t.dims().iter().product::<usize>() * t.dtype().size(),
+            Table::Packed(q) => q.bytes_len(),
+        };
+        table
+            + self.head.as_ref().map_or(0, Weight::bytes)
+            + self.norm.bytes()
+            + self.blocks.iter().map(DecoderBlock::bytes).sum::<usize>()
     }
 
     /// The model with other execution settings (results agree up to float rounding). Drops the
@@ -209,35 +239,53 @@ impl DecoderModel {
     pub fn logits(&self, normed: Tensor<3>) -> Tensor<3> {
         let [b, s, d] = normed.dims();
         let vocab = self.config.vocab_size;
-        // Columns `start..start + len` of the `[d, vocab]` head.
-        let head = |start: usize, len: usize| match &self.head {
-            Some(w) => w.clone().narrow(1, start, len),
-            None => self.embed.clone().narrow(0, start, len).transpose(),
+        // Columns `start..start + len` of the dense `[d, vocab]` head; None when it is packed.
+        let head = |start: usize, len: usize| match (&self.head, &self.embed) {
+            (Some(Weight::Dense(w)), _) => Some(w.clone().narrow(1, start, len)),
+            (None, Table::Dense(e)) => Some(e.clone().narrow(0, start, len).transpose()),
+            _ => None,
         };
+        let packed = match (&self.head, &self.embed) {
+            (Some(Weight::Packed(parts)), _) => Some(parts.as_slice()),
+            (None, Table::Packed(q)) => Some(std::slice::from_ref(q)),
+            _ => None,
+        };
+        if let Some(parts) = packed {
+            return self.softcapped(packed_forward(normed, parts));
+        }
         let x = normed.reshape([b * s, d]);
         let parts = if self.settings.projection_split && b * s < HEAD_SPLIT_ROWS {
             rayon::current_num_threads().clamp(1, vocab.max(1))
         } else {
             1
         };
+        let slice = |start: usize, len: usize| match head(start, len) {
+            Some(w) => x.clone().matmul(w),
+            // infallible: a packed head returned above.
+            None => unreachable!("dense head"),
+        };
         let y = if parts <= 1 {
-            x.matmul(head(0, vocab))
+            slice(0, vocab)
         } else {
             use rayon::prelude::*;
             let slices: Vec<Tensor<2>> = (0..parts)
                 .into_par_iter()
                 .map(|i| {
                     let (start, end) = (vocab * i / parts, vocab * (i + 1) / parts);
-                    x.clone().matmul(head(start, end - start))
+                    slice(start, end - start)
                 })
                 .collect();
             Tensor::cat(slices, 1)
         };
-        let y = match self.config.arch.final_softcap {
+        self.softcapped(y.reshape([b, s, vocab]))
+    }
+
+    /// The family's final-logit softcap, if any: `cap · tanh(logits / cap)`.
+    fn softcapped(&self, y: Tensor<3>) -> Tensor<3> {
+        match self.config.arch.final_softcap {
             Some(cap) => y.div_scalar(cap).tanh().mul_scalar(cap),
             None => y,
-        };
-        y.reshape([b, s, vocab])
+        }
     }
 
     /// The final norm.
@@ -307,10 +355,23 @@ impl Transformer for DecoderModel {
                 max,
             });
         }
-        let ids: Vec<i64> = input.ids.iter().map(|&i| i as i64).collect();
-        let ids: Tensor<1, Int> = Tensor::from_data(TensorData::new(ids, [b * s]), &self.device);
         let d = self.config.hidden_size;
-        let h = self.embed.clone().select(0, ids).reshape([b, s, d]);
+        let h = match &self.embed {
+            Table::Dense(e) => {
+                let ids: Vec<i64> = input.ids.iter().map(|&i| i as i64).collect();
+                let ids: Tensor<1, Int> =
+                    Tensor::from_data(TensorData::new(ids, [b * s]), &self.device);
+                e.clone().select(0, ids).reshape([b, s, d])
+            }
+            Table::Packed(q) => {
+                let rows: Vec<usize> = input.ids.iter().map(|&i| i as usize).collect();
+                let mut out = vec![0f32; rows.len() * d];
+                // infallible: ids were checked against the vocabulary above.
+                q.gather_rows(&rows, &mut out)
+                    .expect("embedding rows in range");
+                Tensor::from_data(TensorData::new(out, [b, s, d]), &self.device)
+            }
+        };
         let h = match self.config.arch.embed_scale {
             Some(scale) => h.mul_scalar(scale),
             None => h,
