@@ -206,12 +206,15 @@ fn gemma3_to_hf_for_transformers() {
     let hf = dir.join("model");
     let mut opts = ExportOptions::new(ExportFormat::Hf);
     opts.overwrite = true;
-    // SentencePiece GGUF tokenizers may not convert yet; the check needs only ids.
-    opts.skip_tokenizer = load_tokenizer(&src).is_err();
     export(&src, &schedule, &hf, &opts).unwrap();
-    let ids = vec![vec![
-        2, 818, 5279, 529, 7001, 563, 9079, 236764, 532, 506, 5279, 529,
-    ]];
+    let ids = vec![load_tokenizer(&src).unwrap().encode(TEXT).unwrap()];
+    assert_eq!(
+        load_tokenizer(&hf)
+            .unwrap()
+            .encode_with(TEXT, true)
+            .unwrap(),
+        ids[0]
+    );
     let (shape, want) = logits_of(&src, &schedule, &ids);
     let (s, got) = logits_of(&hf, &LayerSchedule::full(18), &ids);
     assert_eq!(s, shape);
@@ -222,7 +225,11 @@ fn gemma3_to_hf_for_transformers() {
         &ids,
         &shape,
         &want,
-        &[("schedule", text), ("source", &src.display().to_string())],
+        &[
+            ("schedule", text),
+            ("source", &src.display().to_string()),
+            ("text", TEXT),
+        ],
     )
     .unwrap();
 }
