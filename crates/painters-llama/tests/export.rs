@@ -352,4 +352,14 @@ fn what_cannot_be_exported_is_refused_before_writing() {
         e.contains("`per_layer_scale` has one entry per layer"),
         "{e}"
     );
+
+    // A config that counts a block the weights do not have.
+    cfg.as_object_mut().unwrap().remove("per_layer_scale");
+    cfg["num_hidden_layers"] = 7.into();
+    std::fs::write(odd.join("config.json"), cfg.to_string()).unwrap();
+    let e = export(&odd, &"0, 6".parse().unwrap(), &dir.join("odd"), &hf)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tensor `model.layers.6.*`: the checkpoint has no tensors of block 6, though its configuration says 7 blocks"), "{e}");
+    assert!(!dir.join("odd").exists());
 }

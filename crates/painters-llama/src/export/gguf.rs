@@ -14,6 +14,7 @@ use painters::LayerSchedule;
 
 use super::gguf_writer::{GgufOut, GgufTensorOut, write};
 use super::output::Staging;
+use super::weights::every_layer_has_tensors;
 use super::{
     ExportError, ExportFormat, ExportOptions, ExportReport, PAINTERS_VERSION, Provenance,
     check_config,
@@ -160,6 +161,7 @@ pub(crate) fn export(
             None => before.push(out_tensor(t.name.clone())),
         }
     }
+    every_layer_has_tensors(&layers, blocks, path, "blk.", n_src)?;
     let tensors: Vec<_> = before
         .into_iter()
         .chain(layers.into_iter().flatten())

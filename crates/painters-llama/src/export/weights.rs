@@ -7,7 +7,7 @@
 //! Gemma, its stored `1 + w` norm weights turned back into `w`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use painters::weights::{SafetensorsCheckpoint, TensorSource};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -92,6 +92,28 @@ fn positions(blocks: &[usize], num_blocks: usize) -> Vec<Vec<usize>> {
     at
 }
 
+/// Refuses an export layer that received no tensor: the source has none for its block although
+/// its configuration counts the block (`prefix` + index names the block's tensors).
+pub(crate) fn every_layer_has_tensors<T>(
+    layers: &[Vec<T>],
+    blocks: &[usize],
+    path: &Path,
+    prefix: &str,
+    num_blocks: usize,
+) -> Result<(), ExportError> {
+    match layers.iter().position(Vec::is_empty) {
+        None => Ok(()),
+        Some(j) => Err(ExportError::Tensor {
+            path: path.to_path_buf(),
+            tensor: format!("{prefix}{}.*", blocks[j]),
+            reason: format!(
+                "the checkpoint has no tensors of block {}, though its configuration says {num_blocks} blocks: the config and the weights disagree",
+                blocks[j]
+            ),
+        }),
+    }
+}
+
 /// The exported tensors of an HF source, in model order (embeddings, layers, the rest).
 pub(crate) fn plan_hf(
     src: &HfSource,
@@ -147,6 +169,11 @@ pub(crate) fn plan_hf(
             }
         }
     }
+    let path = src
+        .files
+        .first()
+        .map_or(src.dir.as_path(), PathBuf::as_path);
+    every_layer_has_tensors(&layers, blocks, path, prefix, src.config.num_hidden_layers)?;
     Ok(first
         .into_iter()
         .chain(layers.into_iter().flatten())
@@ -300,6 +327,13 @@ pub(crate) fn plan_gguf(
             last.push(make(target, offset && is_norm));
         }
     }
+    every_layer_has_tensors(
+        &layers,
+        blocks,
+        &path,
+        gguf.layers,
+        config.num_hidden_layers,
+    )?;
     Ok(first
         .into_iter()
         .chain(layers.into_iter().flatten())
