@@ -14,7 +14,7 @@ use painters::LayerSchedule;
 use painters::weights::{SafetensorsFile, TensorSource};
 use painters_llama::DecoderModel;
 use painters_llama::export::{
-    ExportDtype, ExportError, ExportFormat, ExportOptions, compare_export, export,
+    ExportDtype, ExportError, ExportFormat, ExportOptions, compare_export, export, read_config,
     scheduled_logits, write_logits_file,
 };
 use safetensors::tensor::{Dtype, SafeTensors};
@@ -291,6 +291,7 @@ fn what_cannot_be_exported_is_refused_before_writing() {
     );
     assert!(!out.exists());
 
+    assert_eq!(read_config(&src).unwrap().num_hidden_layers, 6);
     let e = export(&src, &"0, 6".parse().unwrap(), &out, &hf)
         .unwrap_err()
         .to_string();

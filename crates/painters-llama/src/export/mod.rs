@@ -214,6 +214,16 @@ impl Source {
     }
 }
 
+/// The configuration of `model` (an HF folder or a `.gguf` file), read without loading weights:
+/// for commands that need the layer count (validating a mergekit recipe, showing an export's layer
+/// map) before or instead of exporting.
+pub fn read_config(model: &Path) -> Result<DecoderConfig, ExportError> {
+    match Source::open(model)? {
+        Source::Hf(h) => Ok(h.config),
+        Source::Gguf(g) => Ok(g.config()?),
+    }
+}
+
 /// The blocks an export of `schedule` would stack, for a model of `num_blocks` blocks: the same
 /// check [`export`] makes before writing anything.
 pub fn export_blocks(
