@@ -9,13 +9,13 @@
 //!
 //! ```sh
 //! scripts/fetch-models.sh
-//! cargo run --release -p painters-bert --example glue_finetune
+//! cargo run --release -p painters-bench --example glue_finetune
 //! ```
 
 use burn::tensor::Device;
 use painters::{LayerSchedule, paper};
-use painters_bert::finetune::{FinetuneConfig, GlueTask, finetune};
-use painters_bert::glue::{Subset, evaluate_glue, load_glue_jsonl};
+use painters_bench::glue::{FinetuneConfig, GlueTask, finetune};
+use painters_bench::glue::{Subset, evaluate_glue, load_glue_jsonl};
 use painters_bert::{BertForSequenceClassification, BertModel, BertTokenizer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

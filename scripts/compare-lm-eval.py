@@ -4,7 +4,7 @@ and compare them document by document.
 
 Optional, for checking the harness only; never run by CI. Needs a Python with
 `pip install lm-eval torch transformers accelerate gguf` and a release build of painters
-(`cargo build --release -p painters-bench`). Works offline: lm-eval reads the repository's data/
+(`cargo build --release -p painters-cli`). Works offline: lm-eval reads the repository's data/
 files through task configs that include lm-eval's own (prompt, target, choices, metrics) and only
 swap the dataset for the local JSONL.
 

@@ -10,7 +10,7 @@ means painters is faster). Compare the ratios, not the absolute times, across ma
 Usage:
   python3 scripts/compare-pytorch.py [--out DIR] [--threads N] [--python PY]
 
-Needs: a release build (`cargo build --release -p painters-bench`), the models of
+Needs: a release build (`cargo build --release -p painters-cli`), the models of
 scripts/fetch-models.sh, and for PY: `pip install torch transformers accelerate gguf`
 (benchmarking only; nothing else in the project uses Python).
 """
@@ -36,7 +36,7 @@ def main() -> int:
     ours, theirs = os.path.join(args.out, "painters.json"), os.path.join(args.out, "pytorch.json")
     painters = os.path.join(ROOT, "target", "release", "painters")
     if not os.path.exists(painters):
-        sys.exit(f"{painters} missing: run `cargo build --release -p painters-bench` first")
+        sys.exit(f"{painters} missing: run `cargo build --release -p painters-cli` first")
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
     subprocess.run([painters, "bench", "--schedules", "identity", "--repeats", str(args.repeats),
                     "--json", ours], check=True, cwd=ROOT, env=env)

@@ -10,7 +10,7 @@
 #
 # Usage: scripts/gpu-bench.sh OUT_DIR [PAINTERS_BINARY]
 #   PAINTERS_BINARY defaults to target/release/painters, built with
-#     cargo build --release -p painters-bench --features wgpu
+#     cargo build --release -p painters-cli --features wgpu
 #   (`--features cuda` too where the build can reach github.com: burn's CUDA stack downloads an LLVM
 #   bundle at build time, see docs/backends.md). DEVICES (default "wgpu") names the devices to run,
 #   e.g. DEVICES="wgpu cuda". REPEATS (default 7) and WARMUP (default 2) go to `painters bench`.

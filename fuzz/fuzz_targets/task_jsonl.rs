@@ -6,8 +6,8 @@ use std::io::Cursor;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
+use painters_bench::glue::{PAPER_TASKS, parse_glue_jsonl};
 use painters_bench::tasks;
-use painters_bert::glue::{PAPER_TASKS, parse_glue_jsonl};
 
 /// Every file name a task looks for, relative to the data folder.
 const FILES: &[&str] = &[

@@ -10,6 +10,7 @@
 //! Generation runs one document at a time (greedy, with the KV cache).
 
 use std::cmp::Reverse;
+use std::ops::ControlFlow;
 
 use crate::lm::{LanguageModel, LmError, Scored, TokenRequest, common_prefix};
 use crate::requests::{Request, Response, generate_until, loglikelihood_tokens, rolling_windows};
@@ -56,7 +57,9 @@ struct Item {
 struct Tracker<'f> {
     responses: Vec<Vec<Response>>,
     left: Vec<usize>,
-    on_done: &'f mut dyn FnMut(usize, &[Response]),
+    on_done: &'f mut dyn FnMut(usize, &[Response]) -> ControlFlow<()>,
+    /// `on_done` asked to stop: no more documents are reported, and no more work is started.
+    stopped: bool,
 }
 
 impl Tracker<'_> {
@@ -71,7 +74,12 @@ impl Tracker<'_> {
     fn finish_one(&mut self, doc: usize) {
         self.left[doc] = self.left[doc].saturating_sub(1);
         if self.left[doc] == 0 {
-            (self.on_done)(doc, &self.responses[doc]);
+            self.done(doc);
+        }
+    }
+    fn done(&mut self, doc: usize) {
+        if !self.stopped && (self.on_done)(doc, &self.responses[doc]).is_break() {
+            self.stopped = true;
         }
     }
 }
@@ -95,6 +103,21 @@ pub fn run_requests(
     opts: BatchOptions,
     on_done: &mut dyn FnMut(usize, &[Response]),
 ) -> Result<Vec<Vec<Response>>, RequestFailure> {
+    let mut go_on = |d: usize, r: &[Response]| {
+        on_done(d, r);
+        ControlFlow::Continue(())
+    };
+    run_requests_until(lm, docs, opts, &mut go_on).map(Option::unwrap_or_default)
+}
+
+/// [`run_requests`], stopping as soon as `on_done` returns [`ControlFlow::Break`]: no document is
+/// reported after that, no further model call is made, and the result is `None`.
+pub fn run_requests_until(
+    lm: &dyn LanguageModel,
+    docs: &[&[Request]],
+    opts: BatchOptions,
+    on_done: &mut dyn FnMut(usize, &[Response]) -> ControlFlow<()>,
+) -> Result<Option<Vec<Vec<Response>>>, RequestFailure> {
     let fail = |doc| move |source| RequestFailure { doc, source };
     let mut t = Tracker {
         responses: docs
@@ -103,6 +126,7 @@ pub fn run_requests(
             .collect(),
         left: vec![0; docs.len()],
         on_done,
+        stopped: false,
     };
     let (mut pool, mut shared, mut gens) = (Vec::new(), Vec::new(), Vec::new());
     for (d, reqs) in docs.iter().enumerate() {
@@ -132,7 +156,7 @@ pub fn run_requests(
         }
         t.left[d] = items.len() + gens.iter().filter(|g| g.0 == d).count();
         if t.left[d] == 0 {
-            (t.on_done)(d, &t.responses[d]);
+            t.done(d);
         }
         let inputs: Vec<Vec<u32>> = items.iter().map(|it| it.tokens.input()).collect();
         let share = opts.min_saved_tokens.is_some_and(|min| {
@@ -151,7 +175,7 @@ pub fn run_requests(
 
     pool.sort_by_key(|it| Reverse(it.tokens.input_len()));
     let mut i = 0;
-    while i < pool.len() {
+    while i < pool.len() && !t.stopped {
         let longest = pool[i].tokens.input_len().max(1);
         let mut j = i + 1;
         while j < pool.len()
@@ -171,6 +195,9 @@ pub fn run_requests(
     // Documents whose choices share a prefix are independent: hand the model as many at once as
     // there are threads, and record them in document order.
     for wave in shared.chunks(4 * rayon::current_num_threads().max(1)) {
+        if t.stopped {
+            break;
+        }
         let batches: Vec<Vec<TokenRequest>> = wave
             .iter()
             .map(|group| group.iter().map(|it| it.tokens.clone()).collect())
@@ -185,6 +212,9 @@ pub fn run_requests(
     }
 
     for (d, q) in gens {
+        if t.stopped {
+            break;
+        }
         if let Request::GenerateUntil {
             context,
             until,
@@ -196,5 +226,5 @@ pub fn run_requests(
         }
         t.finish_one(d);
     }
-    Ok(t.responses)
+    Ok((!t.stopped).then_some(t.responses))
 }

@@ -17,7 +17,7 @@ use painters::weights::{SafetensorsFile, TensorSource};
 use painters::{KvMode, LayerSchedule, Plan};
 use painters_bert::{BertInput, BertModel, sentence};
 use painters_llama::generate::{GenerateOptions, Sampling, generate};
-use painters_llama::{LlamaInput, LlamaModel};
+use painters_llama::{ExecSettings, LlamaInput, LlamaModel, LoadOptions};
 use serde_json::Value;
 
 use crate::{analysis, models};
@@ -90,7 +90,7 @@ impl Runner {
     }
 
     /// Runs Llama cases with this many query positions per attention call (see
-    /// [`LlamaModel::set_query_chunk`]) instead of the model's default.
+    /// [`ExecSettings::query_chunk`]) instead of the model's default.
     pub fn with_query_chunk(mut self, positions: Option<usize>) -> Self {
         self.query_chunk = Some(positions);
         self.llama.clear();
@@ -239,10 +239,15 @@ impl Runner {
         if let Some(m) = self.llama.get(&path) {
             return Ok(m.clone());
         }
-        let mut m = LlamaModel::load(&path, &self.device).map_err(|e| e.to_string())?;
+        let mut settings = ExecSettings::for_device(&self.device);
         if let Some(chunk) = self.query_chunk {
-            m.set_query_chunk(chunk);
+            settings.query_chunk = chunk;
         }
+        let options = LoadOptions {
+            exec: Some(settings),
+            ..LoadOptions::default()
+        };
+        let m = LlamaModel::load_with(&path, &self.device, options).map_err(|e| e.to_string())?;
         let m = Rc::new(m);
         self.llama.insert(path, m.clone());
         Ok(m)

@@ -36,6 +36,24 @@ pub enum Response {
     Generated(String),
 }
 
+impl Response {
+    /// Read back a response as its serialization writes it (a journal record), checking that it
+    /// answers `req`; `None` when it does not.
+    pub fn from_json(req: &Request, v: &serde_json::Value) -> Option<Response> {
+        match req {
+            Request::Loglikelihood { .. } => {
+                let pair = v.as_array().filter(|p| p.len() == 2)?;
+                Some(Response::Loglikelihood(Scored {
+                    logprob: pair[0].as_f64()?,
+                    greedy: pair[1].as_bool()?,
+                }))
+            }
+            Request::LoglikelihoodRolling { .. } => v.as_f64().map(Response::Rolling),
+            Request::GenerateUntil { .. } => v.as_str().map(|s| Response::Generated(s.to_string())),
+        }
+    }
+}
+
 impl serde::Serialize for Scored {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         (self.logprob, self.greedy).serialize(s)

@@ -330,10 +330,18 @@ fn paper_averaged_plans_score_without_a_cached_prefix() {
 #[test]
 fn documents_scored_at_once_equal_documents_scored_one_by_one() {
     let plan = plan();
-    let mut split = tiny();
-    split.set_batch_split(true);
-    let mut serial = tiny();
-    serial.set_batch_split(false);
+    let split = tiny();
+    let settings = split.settings();
+    let split = split.with_settings(painters_llama::ExecSettings {
+        batch_split: true,
+        ..settings
+    });
+    let serial = tiny();
+    let settings = serial.settings();
+    let serial = serial.with_settings(painters_llama::ExecSettings {
+        batch_split: false,
+        ..settings
+    });
     let questions = [
         (
             "Question: which is the largest planet?\nAnswer:",

@@ -77,11 +77,11 @@ mod tests {
     fn drops_the_requested_fraction_and_rescales() {
         let d = DropoutRng::new(3);
         let x = Tensor::<2>::ones([100, 100], &Device::flex());
-        let y = crate::to_host(d.apply(x, 0.25)).expect("host");
+        let y = crate::host::to_host(d.apply(x, 0.25)).expect("host");
         let zeros = y.iter().filter(|&&v| v == 0.0).count() as f64 / y.len() as f64;
         assert!((zeros - 0.25).abs() < 0.02, "{zeros}");
         assert!(y.iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
-        let again = crate::to_host(
+        let again = crate::host::to_host(
             DropoutRng::new(3).apply(Tensor::<2>::ones([100, 100], &Device::flex()), 0.25),
         );
         assert_eq!(again.expect("host"), y, "same seed, same mask");

@@ -9,23 +9,21 @@
 //!   includes its residual (post-LN), so a parallel step is a plain mean of layer outputs.
 //! * [`BertTokenizer`] wraps HF `tokenizers` for single sentences, pairs and padded batches.
 //! * [`sentence`] has the sentence-transformers recipe (masked mean pooling, L2 normalisation).
-//! * [`finetune`] trains a classification / regression head (and optionally the encoder) under a
-//!   schedule with burn's autodiff and AdamW.
-//! * [`glue`] reads the seven GLUE tasks of the paper from JSONL and scores predictions with the
-//!   GLUE [`metrics`] (accuracy, F1, Matthews, Pearson, Spearman).
+//! * [`BertForSequenceClassification`] puts a new classification / regression head on an encoder,
+//!   with its training loss; fine-tuning it under a schedule on GLUE tasks is the harness's
+//!   (`painters_bench::glue`).
 
 mod classify;
 mod config;
 mod dropout;
 mod embeddings;
 mod error;
-pub mod finetune;
-pub mod glue;
 mod heads;
+mod host;
 mod input;
 mod layer;
 mod load;
-pub mod metrics;
+mod loss;
 mod model;
 mod save;
 pub mod sentence;
@@ -37,18 +35,11 @@ pub use dropout::DropoutRng;
 pub use embeddings::BertEmbeddings;
 pub use error::{BertError, ConfigError, InputError};
 pub use heads::{BertPooler, MlmHead};
+pub use host::to_host;
 pub use input::BertInput;
 pub use layer::{BertContext, BertLayer, BertSelfAttention};
+pub use loss::check_label;
 pub use model::BertModel;
 pub use save::HfTensors;
 pub use sentence::SentenceEncoder;
 pub use tokenizer::BertTokenizer;
-
-use burn::tensor::Tensor;
-
-/// A tensor's values as host f32, whatever float dtype the backend computed in.
-pub fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, BertError> {
-    t.into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| BertError::Readback(format!("{e:?}")))
-}

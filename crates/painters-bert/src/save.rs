@@ -14,8 +14,8 @@ use safetensors::tensor::TensorView;
 
 use crate::config::BertConfig;
 use crate::error::BertError;
+use crate::host::to_host;
 use crate::model::BertModel;
-use crate::to_host;
 
 /// Named host tensors in HF layout, in the order they were added.
 #[derive(Default)]

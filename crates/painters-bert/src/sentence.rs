@@ -99,7 +99,7 @@ impl SentenceEncoder {
         let input = self.tokenizer.encode_batch(texts)?;
         let e = self.embed_input(&input)?;
         let [_, d] = e.dims();
-        let data = crate::to_host(e)?;
+        let data = crate::host::to_host(e)?;
         Ok(data.chunks(d).map(<[f32]>::to_vec).collect())
     }
 }

@@ -49,22 +49,34 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 
 #[test]
 fn a_cpu_model_splits_batches_one_group_per_thread() {
-    let mut model = tiny();
+    let model = tiny();
     pool(3).install(|| {
         assert_eq!(model.batch_parts(5), 3);
         assert_eq!(model.batch_parts(2), 2);
         assert_eq!(model.batch_parts(1), 1);
     });
-    model.set_batch_split(false);
+    let settings = model.settings();
+    let model = model.with_settings(painters_llama::ExecSettings {
+        batch_split: false,
+        ..settings
+    });
     pool(3).install(|| assert_eq!(model.batch_parts(5), 1));
 }
 
 #[test]
 fn split_batches_equal_whole_batches() {
-    let mut split = tiny();
-    split.set_batch_split(true);
-    let mut whole = tiny();
-    whole.set_batch_split(false);
+    let split = tiny();
+    let settings = split.settings();
+    let split = split.with_settings(painters_llama::ExecSettings {
+        batch_split: true,
+        ..settings
+    });
+    let whole = tiny();
+    let settings = whole.settings();
+    let whole = whole.with_settings(painters_llama::ExecSettings {
+        batch_split: false,
+        ..settings
+    });
     let input = padded_rows();
     for text in ["0..=5", "0, 1x3, par(2, 3, 4)x2, 5", "0, 5"] {
         let s: LayerSchedule = text.parse().unwrap();
@@ -146,10 +158,18 @@ fn malformed_inputs_are_errors_when_split() {
 /// its own copy of the prefix, they equal one computation against the prefix repeated per row.
 #[test]
 fn continuations_after_a_shared_prefix_split_like_whole_batches() {
-    let mut split = tiny();
-    split.set_batch_split(true);
-    let mut whole = tiny();
-    whole.set_batch_split(false);
+    let split = tiny();
+    let settings = split.settings();
+    let split = split.with_settings(painters_llama::ExecSettings {
+        batch_split: true,
+        ..settings
+    });
+    let whole = tiny();
+    let settings = whole.settings();
+    let whole = whole.with_settings(painters_llama::ExecSettings {
+        batch_split: false,
+        ..settings
+    });
     let s: LayerSchedule = "0, 1x2, par(2, 3, 4), 5".parse().unwrap();
     let plan = Plan::compile(&s, 6, KvMode::Exact).unwrap();
     let prefix_ids: Vec<u32> = (0..9).map(|i| (i * 29 + 3) % 256).collect();
@@ -205,12 +225,28 @@ fn continuations_after_a_shared_prefix_split_like_whole_batches() {
 /// parallel step (sequential and batched).
 #[test]
 fn split_projections_equal_fused_projections() {
-    let mut split = tiny();
-    split.set_projection_split(true);
-    split.set_batch_split(false);
-    let mut fused = tiny();
-    fused.set_projection_split(false);
-    fused.set_batch_split(false);
+    let split = tiny();
+    let settings = split.settings();
+    let split = split.with_settings(painters_llama::ExecSettings {
+        projection_split: true,
+        ..settings
+    });
+    let settings = split.settings();
+    let split = split.with_settings(painters_llama::ExecSettings {
+        batch_split: false,
+        ..settings
+    });
+    let fused = tiny();
+    let settings = fused.settings();
+    let fused = fused.with_settings(painters_llama::ExecSettings {
+        projection_split: false,
+        ..settings
+    });
+    let settings = fused.settings();
+    let fused = fused.with_settings(painters_llama::ExecSettings {
+        batch_split: false,
+        ..settings
+    });
     let input = padded_rows();
     for text in ["0..=5", "0, 1x3, par(2, 3, 4)x2, 5"] {
         let s: LayerSchedule = text.parse().unwrap();

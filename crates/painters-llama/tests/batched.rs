@@ -79,7 +79,11 @@ fn check_forward(model: &LlamaModel, text: &str, input: &LlamaInput) {
 fn forward_batched_equals_sequential() {
     let model = tiny();
     // Keep every stack (the default budget, the blocks' own bytes, would drop old ones).
-    model.set_stacked_weight_budget(Some(usize::MAX));
+    let settings = model.settings();
+    let model = model.with_settings(painters_llama::ExecSettings {
+        stacked_weight_budget: Some(usize::MAX),
+        ..settings
+    });
     let input = LlamaInput::new(&[vec![17, 200, 3, 45, 99, 120, 8, 1, 250]]).unwrap();
     for text in SCHEDULES {
         check_forward(&model, text, &input);
@@ -275,7 +279,11 @@ fn the_stacked_weight_budget_evicts_and_falls_back() {
     let four = model.prepare(&p4);
     model.clear_stacked_weights();
     // Room for four blocks: par(1..=4), then par(0, 5) evicts it.
-    model.set_stacked_weight_budget(Some(four));
+    let settings = model.settings();
+    let model = model.with_settings(painters_llama::ExecSettings {
+        stacked_weight_budget: Some(four),
+        ..settings
+    });
     let p = "par(1..=4), par(0, 5)";
     let input = LlamaInput::new(&[vec![3, 1, 4, 1, 5]]).unwrap();
     check_forward(&model, p, &input);
@@ -288,10 +296,18 @@ fn the_stacked_weight_budget_evicts_and_falls_back() {
     // A list larger than the budget runs sequentially.
     check_forward(&model, "par(0..=5)", &input);
     assert!(model.stacked_weight_bytes() <= four);
-    model.set_stacked_weight_budget(Some(0));
+    let settings = model.settings();
+    let model = model.with_settings(painters_llama::ExecSettings {
+        stacked_weight_budget: Some(0),
+        ..settings
+    });
     check_forward(&model, p, &input);
     assert_eq!(model.stacked_groups(), 0, "a zero budget batches nothing");
-    model.set_stacked_weight_budget(None);
+    let settings = model.settings();
+    let model = model.with_settings(painters_llama::ExecSettings {
+        stacked_weight_budget: None,
+        ..settings
+    });
     assert_eq!(
         model.prepare(&plan("par(0..=5)", KvMode::Exact)),
         6 * four / 4

@@ -99,8 +99,12 @@ fn long_prompts_in_query_chunks_equal_one_attention_call() {
     use painters::KvCache;
     let path = model_path();
     let chunked = LlamaModel::load(&path, &Device::flex()).unwrap();
-    let mut whole = chunked.clone();
-    whole.set_query_chunk(None);
+    let whole = chunked.clone();
+    let settings = whole.settings();
+    let whole = whole.with_settings(painters_llama::ExecSettings {
+        query_chunk: None,
+        ..settings
+    });
     let tok = load_tokenizer(&path).unwrap();
     let text =
         "The painter mixed the colours on a wooden palette before the light changed. ".repeat(80);

@@ -22,7 +22,7 @@ fn logits(model: &DecoderModel, ids: &[u32]) -> Vec<f32> {
         .forward(&plan, &input, None, &mut ())
         .unwrap()
         .into_data()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .unwrap()
 }
 

@@ -5,19 +5,6 @@ use std::path::{Path, PathBuf};
 
 use super::{AnalysisError, LayerAnalysis, Matrix, SimilarityMode};
 
-/// Axis labels of `states` states: `emb`, then `1..states-1` (the block whose output it is, 1-based).
-pub fn state_labels(states: usize) -> Vec<String> {
-    (0..states)
-        .map(|i| {
-            if i == 0 {
-                "emb".to_string()
-            } else {
-                i.to_string()
-            }
-        })
-        .collect()
-}
-
 fn write(path: &Path, text: &str) -> Result<(), AnalysisError> {
     std::fs::write(path, text).map_err(|source| AnalysisError::Io {
         path: path.to_path_buf(),

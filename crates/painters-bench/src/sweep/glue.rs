@@ -4,7 +4,7 @@
 //! schedule ([`glue_average`](super::summary::glue_average)), per variant against M.
 //!
 //! Everything else is the decoder sweep's: the same [`SchedulePoint`]s (deduplicated by schedule
-//! and seed), the same [`Store`] (one atomic result file per key; a rerun skips valid files),
+//! and seed), the same [`Store`](crate::sweep::Store) (one atomic result file per key; a rerun skips valid files),
 //! [`Shard`]s, `painters merge`, and [`write_combined`] for `results.json` and `results.csv`.
 //!
 //! # Keys: results are never reused across fine-tuning settings
@@ -32,19 +32,20 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use painters_bert::finetune::{Dataset, FinetuneConfig, FinetuneMode, GlueTask, finetune};
-use painters_bert::glue::{
-    GlueMetrics, PAPER_TASKS, Subset, evaluate_glue, read_glue_jsonl, split_path, tokenize_records,
-};
 use painters_bert::{BertError, BertForSequenceClassification, BertModel, BertTokenizer};
 use serde_json::{Map, Value, json};
 
-use super::experiments::SchedulePoint;
-use super::store::{Record, ResultKey, Store};
-use super::summary::NormConfig;
-use super::table::write_combined;
-use super::{
-    Item, Shard, SweepError, SweepReport, items, metas, needs_compute, progress_bar, stored_entries,
+use crate::glue::{
+    Dataset, FinetuneConfig, GlueMetrics, GlueRecord, GlueTask, PAPER_TASKS, Subset, evaluate_glue,
+    finetune, read_glue_jsonl, split_path, tokenize_records,
+};
+use crate::sweep::error::SweepError;
+use crate::sweep::experiments::SchedulePoint;
+use crate::sweep::store::{Record, ResultKey};
+use crate::sweep::summary::NormConfig;
+use crate::sweep::table::write_combined;
+use crate::sweep::work::{
+    Control, Item, ResultSink, Shard, SweepReport, Sweeper, drive, sweep_section,
 };
 use crate::tasks;
 
@@ -67,13 +68,6 @@ impl Default for FinetuneSettings {
             train_limit: None,
             train_sample: false,
         }
-    }
-}
-
-fn mode_name(mode: FinetuneMode) -> &'static str {
-    match mode {
-        FinetuneMode::Full => "full",
-        FinetuneMode::FrozenEncoder => "frozen-encoder",
     }
 }
 
@@ -104,7 +98,7 @@ impl FinetuneSettings {
         };
         format!(
             "glue-finetune/1 mode={} epochs={} lr={} batch={} max_length={} warmup={} weight_decay={} adam={},{},{} clip={} dropout={} seed={} train={train}",
-            mode_name(c.mode),
+            c.mode.name(),
             c.epochs,
             c.learning_rate,
             c.batch_size,
@@ -125,7 +119,7 @@ impl FinetuneSettings {
     pub fn to_json(&self) -> Value {
         let c = &self.config;
         json!({
-            "mode": mode_name(c.mode),
+            "mode": c.mode.name(),
             "epochs": c.epochs,
             "learning_rate": c.learning_rate,
             "batch_size": c.batch_size,
@@ -138,16 +132,8 @@ impl FinetuneSettings {
             "max_grad_norm": c.max_grad_norm,
             "dropout": c.dropout,
             "seed": c.seed,
-            "train_subset": subset_json(self.train_subset()),
+            "train_subset": self.train_subset().to_json(),
         })
-    }
-}
-
-fn subset_json(s: Subset) -> Value {
-    match s {
-        Subset::All => json!("all"),
-        Subset::First(n) => json!({"first": n}),
-        Subset::Sample { n, seed } => json!({"sample": n, "seed": seed}),
     }
 }
 
@@ -234,7 +220,7 @@ fn load_task(
     let (train_available, dev_available) = (train_all.len(), dev_all.len());
     let train_subset = opts.settings.train_subset();
     let dev_subset = opts.eval_limit.map_or(Subset::All, Subset::First);
-    let tokenize = |records: &[painters_bert::glue::GlueRecord]| {
+    let tokenize = |records: &[GlueRecord]| {
         tokenize_records(records, model.tokenizer, opts.settings.config.max_length).map_err(|e| {
             SweepError::Finetune {
                 label: "tokenizing".into(),
@@ -250,13 +236,13 @@ fn load_task(
             "file": train_path.display().to_string(),
             "available": train_available,
             "examples": train.len(),
-            "subset": subset_json(train_subset),
+            "subset": train_subset.to_json(),
         },
         "eval": {
             "file": dev_path.display().to_string(),
             "available": dev_available,
             "examples": dev.len(),
-            "subset": subset_json(dev_subset),
+            "subset": dev_subset.to_json(),
         },
     });
     Ok(TaskData { train, dev, about })
@@ -296,7 +282,7 @@ fn results_section(m: &GlueMetrics) -> Map<String, Value> {
 
 /// Fine-tune a fresh copy of the encoder with a new head on `data.train` under `item`'s schedule,
 /// evaluate it on `data.dev` under the same schedule, and build the result file.
-fn compute(
+fn compute_one(
     model: &GlueSweepModel,
     task: GlueTask,
     data: &TaskData,
@@ -306,9 +292,7 @@ fn compute(
     opts: &GlueSweepOptions,
 ) -> Result<(Record, f64), SweepError> {
     let started = Instant::now();
-    let label = points
-        .get(item.points.first().copied().unwrap_or(0))
-        .map_or_else(|| item.text.clone(), |p| p.label.clone());
+    let label = item.label(points).to_string();
     let bert_err = |e: BertError| SweepError::Finetune {
         label: label.clone(),
         task: task.name().to_string(),
@@ -360,7 +344,7 @@ fn compute(
     let path = key.file_name();
     let record = Record::new(
         key,
-        metas(points, &item.points),
+        item.metas(points),
         layers,
         item.schedule.to_json()["steps"].clone(),
         json!(plan.stats()),
@@ -380,6 +364,73 @@ fn compute(
     Ok((record, seconds))
 }
 
+/// The GLUE sweep's way of keying and computing results.
+struct GlueSweeper<'a> {
+    model: &'a GlueSweepModel<'a>,
+    opts: &'a GlueSweepOptions,
+    tasks: Vec<GlueTask>,
+    finetune: String,
+    /// Every task with work: its data, read and tokenized once.
+    data: BTreeMap<usize, TaskData>,
+}
+
+impl Sweeper for GlueSweeper<'_> {
+    fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    fn key(&self, schedule: &str, seed: Option<i64>, t: usize) -> ResultKey {
+        ResultKey {
+            model_sha256: self.model.sha256.clone(),
+            schedule: schedule.to_string(),
+            task: self.tasks[t].name().to_string(),
+            limit: self.opts.eval_limit,
+            seed,
+            finetune: Some(self.finetune.clone()),
+        }
+    }
+
+    /// Fine-tuning changes the weights: schedules share no computation.
+    fn group_size(&self) -> usize {
+        1
+    }
+
+    /// Every task with work has its data read and tokenized once, before any fine-tuning (a
+    /// missing file fails here).
+    fn prepare(&mut self, todo: &[(usize, Vec<&Item>)]) -> Result<(), SweepError> {
+        for &(t, _) in todo {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.data.entry(t) {
+                slot.insert(load_task(self.tasks[t], self.model, self.opts)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn compute(
+        &mut self,
+        t: usize,
+        members: &[&Item],
+        points: &[SchedulePoint],
+        sink: &mut dyn ResultSink,
+    ) -> Result<(), SweepError> {
+        let task = self.tasks[t];
+        let Some(task_data) = self.data.get(&t) else {
+            return Ok(());
+        };
+        for item in members {
+            let label = format!("{} on {}", item.label(points), task.name());
+            sink.starting(&label);
+            let key = self.key(&item.text, item.seed, t);
+            let (record, seconds) =
+                compute_one(self.model, task, task_data, item, key, points, self.opts)?;
+            if sink.finished(record, &label, seconds)?.is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Run `points` × `opts.tasks` (this shard's part) on `model`: for each (schedule, GLUE task) not
 /// yet stored with these settings, fine-tune under the schedule, evaluate on dev under it, write
 /// the result; then write the folder's `results.json` and `results.csv` (with the GLUE average per
@@ -389,8 +440,7 @@ pub fn run_glue_sweep(
     points: &[SchedulePoint],
     opts: &GlueSweepOptions,
 ) -> Result<SweepReport, SweepError> {
-    let started = Instant::now();
-    let task_list: Vec<GlueTask> = opts
+    let tasks: Vec<GlueTask> = opts
         .tasks
         .iter()
         .map(|t| glue_task(t))
@@ -400,95 +450,34 @@ pub fn run_glue_sweep(
             "the fine-tuning batch size must be at least 1".into(),
         ));
     }
-    let items = items(points);
-    let store = Store::open(&opts.out)?;
-    let finetune = opts.settings.fingerprint();
-    let key = |schedule: String, seed: Option<i64>, task: GlueTask| ResultKey {
-        model_sha256: model.sha256.clone(),
-        schedule,
-        task: task.name().to_string(),
-        limit: opts.eval_limit,
-        seed,
-        finetune: Some(finetune.clone()),
+    let mut sweeper = GlueSweeper {
+        model,
+        opts,
+        tasks,
+        finetune: opts.settings.fingerprint(),
+        data: BTreeMap::new(),
     };
-
-    // This shard's units (one per task and schedule) and the ones still to compute.
-    let mut report = SweepReport::default();
-    let mut todo: Vec<(usize, &Item)> = Vec::new();
-    let mut unit = 0;
-    for (t, &task) in task_list.iter().enumerate() {
-        for item in &items {
-            unit += 1;
-            if !opts.shard.owns(unit - 1) {
-                continue;
-            }
-            let k = key(item.text.clone(), item.seed, task);
-            if needs_compute(&store, &k, item, points, &mut report)? {
-                todo.push((t, item));
-            }
-        }
-    }
-
-    // Every task with work: its data, read and tokenized once (a missing file fails here, before
-    // any fine-tuning).
-    let mut data: BTreeMap<usize, TaskData> = BTreeMap::new();
-    for &(t, _) in &todo {
-        if let std::collections::btree_map::Entry::Vacant(slot) = data.entry(t) {
-            slot.insert(load_task(task_list[t], model, opts)?);
-        }
-    }
-
-    let pb = progress_bar(report.owned, opts.progress);
-    pb.set_position(report.skipped as u64);
-    pb.reset_eta();
-    for (t, item) in todo {
-        let task = task_list[t];
-        let Some(task_data) = data.get(&t) else {
-            continue;
-        };
-        let label = points
-            .get(item.points.first().copied().unwrap_or(0))
-            .map_or(item.text.as_str(), |p| p.label.as_str());
-        pb.set_message(format!("{label} on {}", task.name()));
-        let k = key(item.text.clone(), item.seed, task);
-        let (record, seconds) = compute(model, task, task_data, item, k, points, opts)?;
-        store.write(&record)?;
-        report.computed += 1;
-        pb.inc(1);
-        if opts.verbose {
-            pb.suspend(|| eprintln!("{label} on {}: {seconds:.1} s", task.name()));
-        }
-        if opts.stop_after.is_some_and(|k| report.computed >= k) {
-            pb.finish_and_clear();
-            return Err(SweepError::Stopped(report.computed));
-        }
-    }
-    pb.finish_and_clear();
-
-    // The folder's combined view of every stored result of these points (all shards').
-    let entries = stored_entries(&store, points, &task_list, |p, &task| {
-        key(p.schedule.to_string(), p.seed, task)
-    });
-    report.present = entries.len();
-    report.seconds = started.elapsed().as_secs_f64();
+    let ctl = Control {
+        out: &opts.out,
+        shard: opts.shard,
+        progress: opts.progress,
+        verbose: opts.verbose,
+        stop_after: opts.stop_after,
+    };
+    let driven = drive(&mut sweeper, points, ctl)?;
+    let report = driven.report;
     let mut extra = Map::new();
     extra.insert(
         "sweep".into(),
-        json!({
-            "kind": "glue",
-            "points": points.len(),
-            "results_expected": points.len() * opts.tasks.len(),
-            "results_present": report.present,
-            "shard": format!("{}/{}", opts.shard.index, opts.shard.count),
-            "owned": report.owned,
-            "computed": report.computed,
-            "skipped": report.skipped,
-            "redone": report.redone,
-            "eval_limit": opts.eval_limit,
-            "seconds": report.seconds,
-        }),
+        sweep_section(
+            &report,
+            (points.len(), opts.tasks.len()),
+            opts.shard,
+            &[("kind", json!("glue"))],
+            &[("eval_limit", json!(opts.eval_limit))],
+        ),
     );
     extra.insert("finetune_settings".into(), opts.settings.to_json());
-    write_combined(&opts.out, &entries, &NormConfig::default(), extra)?;
+    write_combined(&opts.out, &driven.entries, &NormConfig::default(), extra)?;
     Ok(report)
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::SweepError;
-use crate::eval::write_atomic;
+use crate::io::write_atomic;
 
 /// `format` of a result file.
 pub const RECORD_FORMAT: &str = "painters-sweep-result/1";

@@ -85,6 +85,50 @@ impl NormConfig {
         }
         Ok(())
     }
+
+    /// The defaults of `tasks` with the command line's overrides: `floors` as `TASK=VALUE`,
+    /// `metrics` as `TASK=METRIC[,FILTER]` (`--floor`, `--norm-metric`).
+    pub fn with_flags<S: AsRef<str>>(
+        tasks: &[S],
+        floors: &[String],
+        metrics: &[String],
+    ) -> Result<Self, NormFlagError> {
+        let mut cfg = NormConfig::defaults_for(tasks);
+        let split = |s: &str, flag: &'static str| {
+            s.split_once('=')
+                .map(|(t, v)| (t.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| NormFlagError::NotAssignment {
+                    flag,
+                    text: s.to_string(),
+                })
+        };
+        for m in metrics {
+            let (task, metric) = split(m, "--norm-metric")?;
+            cfg.set_metric(&task, &metric)
+                .map_err(NormFlagError::Unknown)?;
+        }
+        for f in floors {
+            let (task, value) = split(f, "--floor")?;
+            let x: f64 = value.parse().map_err(|_| NormFlagError::NotANumber {
+                text: f.clone(),
+                value: value.clone(),
+            })?;
+            cfg.set_floor(&task, x).map_err(NormFlagError::Unknown)?;
+        }
+        Ok(cfg)
+    }
+}
+
+/// A `--floor` or `--norm-metric` flag that does not say what it should.
+#[derive(Debug, thiserror::Error)]
+pub enum NormFlagError {
+    #[error("{flag} {text:?} is not TASK=VALUE")]
+    NotAssignment { flag: &'static str, text: String },
+    #[error("--floor {text:?}: {value:?} is not a number")]
+    NotANumber { text: String, value: String },
+    /// A task without a default metric or floor, given only the other.
+    #[error("{0}")]
+    Unknown(String),
 }
 
 /// The default metric and floor of a task (module docs), `None` for tasks without one.
@@ -154,11 +198,11 @@ pub fn normalized_median(
 }
 
 /// GLUE sweeps: the `"metric,filter"` key under which a GLUE task's main metric
-/// ([`GlueTask::main_metric`](painters_bert::finetune::GlueTask::main_metric): CoLA
+/// ([`GlueTask::main_metric`](crate::glue::GlueTask::main_metric): CoLA
 /// `matthews_correlation`, MRPC `f1`, STS-B `spearmanr`, the others `accuracy`) is stored, e.g.
 /// `"f1,none"`; `None` for a name that is not a GLUE task.
 pub fn glue_main_metric(task: &str) -> Option<String> {
-    painters_bert::finetune::GlueTask::from_name(task).map(|t| format!("{},none", t.main_metric()))
+    crate::glue::GlueTask::from_name(task).map(|t| format!("{},none", t.main_metric()))
 }
 
 /// The GLUE average of one schedule point: the plain mean over `tasks` of each task's main metric

@@ -32,7 +32,7 @@ use super::store::{PointMeta, Record};
 use super::summary::{
     NormConfig, glue_average, glue_main_metric, normalized_median, normalized_scores, spread,
 };
-use crate::eval::write_atomic;
+use crate::io::write_atomic;
 
 /// One schedule point's result on one task.
 #[derive(Clone, Debug)]

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// RoPE frequency scaling.
 #[derive(Clone, Debug, PartialEq)]

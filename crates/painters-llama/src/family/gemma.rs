@@ -3,7 +3,8 @@
 //! attention scores and final logits; Gemma 3 normalises q and k per head and gives sliding layers
 //! their own RoPE base (`rope_local_base_freq`).
 
-use super::{Family, FamilyParts, activation, llama_block, rotary_dims, windows_from_layer_types};
+use super::common::{FamilyParts, activation, llama_block, rotary_dims, windows_from_layer_types};
+use super::kind::Family;
 use crate::config::hf::HfJson;
 use crate::config::{
     Activation, ConfigError, LayerSpec, NormKind, Residual, RopeScaling, RopeSpec,

@@ -1,7 +1,7 @@
 //! GPT-NeoX (Pythia): LayerNorm with biases, biases on every projection, a plain GELU MLP,
 //! parallel residual (`use_parallel_residual`), and RoPE on the first `rotary_pct` of each head.
 
-use super::{FamilyParts, activation, rotary_dims, single_rope_layers};
+use super::common::{FamilyParts, activation, rotary_dims, single_rope_layers};
 use crate::config::hf::HfJson;
 use crate::config::{Activation, Architecture, ConfigError, NormKind, Residual};
 

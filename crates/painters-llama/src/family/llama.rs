@@ -1,7 +1,8 @@
 //! Llama (and SmolLM, Llama 2/3) and Mistral: the base description; Mistral adds a sliding window
 //! on every layer.
 
-use super::{Family, FamilyParts, llama_block, rotary_dims, single_rope_layers, sliding_window};
+use super::common::{FamilyParts, llama_block, rotary_dims, single_rope_layers, sliding_window};
+use super::kind::Family;
 use crate::config::ConfigError;
 use crate::config::hf::HfJson;
 

@@ -1,7 +1,7 @@
 //! Phi-3: Llama's block with fused `qkv_proj` and `gate_up_proj` tensors and partial rotary;
 //! `sliding_window`, when set, applies to every layer (as HF's Mistral-derived mask does).
 
-use super::{FamilyParts, llama_block, rotary_dims, single_rope_layers, sliding_window};
+use super::common::{FamilyParts, llama_block, rotary_dims, single_rope_layers, sliding_window};
 use crate::config::ConfigError;
 use crate::config::hf::HfJson;
 

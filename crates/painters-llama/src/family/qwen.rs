@@ -1,10 +1,11 @@
 //! Qwen2 / Qwen2.5 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm, explicit `head_dim`). Sliding
 //! layers come from `layer_types`, or from `use_sliding_window` with `max_window_layers`.
 
-use super::{
-    Family, FamilyParts, llama_block, rotary_dims, single_rope_layers, sliding_window,
+use super::common::{
+    FamilyParts, llama_block, rotary_dims, single_rope_layers, sliding_window,
     windows_from_layer_types,
 };
+use super::kind::Family;
 use crate::config::ConfigError;
 use crate::config::hf::HfJson;
 

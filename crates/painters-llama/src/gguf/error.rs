@@ -212,7 +212,7 @@ pub enum GgufError {
     /// A tensor too large to address on this platform.
     #[error("{}: tensor '{tensor}' is too large for this platform", .path.display())]
     TensorTooLarge { path: PathBuf, tensor: String },
-    /// [`permute_rope_rows`] / [`unpermute_rope_rows`] called with inconsistent sizes.
+    /// [`permute_rope_rows`](super::permute_rope_rows) / [`unpermute_rope_rows`](super::unpermute_rope_rows) called with inconsistent sizes.
     #[error(
         "cannot (un)permute RoPE rows: {len} values for {rows}x{cols} with {n_heads} heads (rows must be a multiple of 2*heads)"
     )]

@@ -241,7 +241,9 @@ impl<'a> Checkpoint<'a> {
                 .iter()
                 .map(|(n, rows)| self.read(n, &[*rows, d]))
                 .collect::<Result<Vec<_>, _>>()?;
-            return Ok(Weight::Dense(fused_transposed(ts).to_device(device)));
+            return Ok(Weight::Dense(Box::new(
+                fused_transposed(ts).to_device(device),
+            )));
         }
         parts
             .iter()
@@ -312,7 +314,7 @@ impl<'a> Checkpoint<'a> {
                 // The per-head grouping is undone in f32; packed modes store the result.
                 let t = ungroup_heads(self.read(&w(m), &[rows, d])?, heads, hd);
                 let weight = match self.mode {
-                    WeightMode::F32 => Weight::Dense(t.transposed().to_device(device)),
+                    WeightMode::F32 => Weight::Dense(Box::new(t.transposed().to_device(device))),
                     WeightMode::F16 => Weight::Packed(vec![self.convert(
                         &w(m),
                         WeightType::F16,

@@ -143,11 +143,11 @@ impl DecoderModel {
         let head_name = format!("{}.weight", names.head);
         let head = if ckpt.contains(&head_name) {
             Some(match ckpt.mode {
-                WeightMode::F32 => Weight::Dense(
+                WeightMode::F32 => Weight::Dense(Box::new(
                     ckpt.read(&head_name, &[c.vocab_size, d])?
                         .transposed()
                         .to_device(device),
-                ),
+                )),
                 _ => Weight::Packed(vec![ckpt.packed_matrix(&head_name, (c.vocab_size, d))?]),
             })
         } else if c.tie_word_embeddings {
@@ -167,7 +167,7 @@ impl DecoderModel {
                 windows.push(l.window);
             }
         }
-        let stacked: std::sync::Arc<crate::model::batched::StackedCache> = Default::default();
+        let stacked: std::sync::Arc<crate::model::stacked::StackedCache> = Default::default();
         stacked.set_budget(settings.stacked_weight_budget);
         Ok(DecoderModel {
             inv_freqs: c.ropes.iter().map(|r| r.inv_freq()).collect(),

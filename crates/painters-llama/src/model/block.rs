@@ -5,13 +5,24 @@
 use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, gelu_approximate};
 use painters::KvState;
-use painters::exec::{Block, BlockOutput};
+use painters::exec::BlockOutput;
 
-use super::attention::{ScoreOptions, chunked_attention};
+use super::attention::{QueryChunk, RopeTable, ScoreOptions, chunked_attention};
 use super::linear::Linear;
 use super::norm::Norm;
-use super::{DecoderContext, batched, swiglu};
+use super::swiglu;
 use crate::config::{Activation, Residual};
+
+/// What one block application reads from its forward call: its own RoPE table and attention
+/// window's query chunks, and how the CPU threads its products.
+pub(crate) struct BlockCall<'a> {
+    pub rope: &'a RopeTable,
+    pub chunks: &'a [QueryChunk],
+    /// Run the two column parts of fused projections on rayon's threads.
+    pub split_projections: bool,
+    /// SwiGLU in one pass over host buffers.
+    pub host_swiglu: bool,
+}
 
 /// What a block keeps of its layer wherever a schedule places it, and the sizes it runs with.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -61,7 +72,7 @@ impl DecoderBlock {
     fn attention(
         &self,
         h: Tensor<3>,
-        ctx: &DecoderContext,
+        call: &BlockCall<'_>,
         past: Option<&KvState>,
     ) -> (Tensor<3>, Tensor<4>, Tensor<4>) {
         let BlockSpec {
@@ -71,8 +82,10 @@ impl DecoderBlock {
             ..
         } = self.spec;
         let [b, s, _] = h.dims();
-        let (q, kv) = self.qkv.forward_parts(h, heads * hd, ctx.split_projections);
-        let rope = &ctx.ropes[self.spec.rope];
+        let (q, kv) = self
+            .qkv
+            .forward_parts(h, heads * hd, call.split_projections);
+        let rope = call.rope;
         // [b, s, n·hd] → per-head norm (if any) → [b, n, s, hd].
         let heads_of = |t: Tensor<3>, n: usize, norm: &Option<Norm>| {
             let t = t.reshape([b, s, n, hd]);
@@ -93,26 +106,19 @@ impl DecoderBlock {
             ),
             None => (k.clone(), v.clone()),
         };
-        let out = chunked_attention(
-            q,
-            k_all,
-            v_all,
-            ctx.chunks(self.spec.window),
-            1,
-            self.spec.scores,
-        );
+        let out = chunked_attention(q, k_all, v_all, call.chunks, 1, self.spec.scores);
         let out = out.swap_dims(1, 2).reshape([b, s, heads * hd]);
         (self.o.forward(out), k, v)
     }
 
     /// The MLP of `h` (the normed input).
-    fn mlp(&self, h: Tensor<3>, ctx: &DecoderContext) -> Tensor<3> {
+    fn mlp(&self, h: Tensor<3>, call: &BlockCall<'_>) -> Tensor<3> {
         let act = if self.spec.gated {
             let (gate, up) = self
                 .up
-                .forward_parts(h, self.spec.ffn, ctx.split_projections);
+                .forward_parts(h, self.spec.ffn, call.split_projections);
             match self.spec.activation {
-                Activation::Silu => swiglu::swiglu(gate, up, ctx.host_swiglu),
+                Activation::Silu => swiglu::swiglu(gate, up, call.host_swiglu),
                 Activation::GeluTanh => gelu_approximate(gate) * up,
                 Activation::GeluErf => gelu(gate) * up,
             }
@@ -162,21 +168,23 @@ impl DecoderBlock {
     }
 }
 
-impl Block for DecoderBlock {
-    type Context = DecoderContext;
-
-    fn forward(
+impl DecoderBlock {
+    /// The block's output (residual included) and, when `want_kv`, this call's keys and values.
+    ///
+    /// # Shapes
+    /// `x: [b, s, d]` → `[b, s, d]`; keys and values `[b, kv_heads, s, head_dim]`.
+    pub(crate) fn run(
         &self,
         x: Tensor<3>,
-        ctx: &DecoderContext,
+        call: &BlockCall<'_>,
         past: Option<&KvState>,
         want_kv: bool,
     ) -> BlockOutput {
-        let (attn, k, v) = self.attention(self.attn_norm.forward(x.clone()), ctx, past);
+        let (attn, k, v) = self.attention(self.attn_norm.forward(x.clone()), call, past);
         let hidden = match self.spec.residual {
             Residual::Sequential => {
                 let x = x + attn;
-                let m = self.mlp(self.mlp_norm.forward(x.clone()), ctx);
+                let m = self.mlp(self.mlp_norm.forward(x.clone()), call);
                 x + m
             }
             Residual::Sandwich => {
@@ -185,12 +193,12 @@ impl Block for DecoderBlock {
                     None => t,
                 };
                 let x = x + post(&self.post_attn_norm, attn);
-                let m = self.mlp(self.mlp_norm.forward(x.clone()), ctx);
+                let m = self.mlp(self.mlp_norm.forward(x.clone()), call);
                 x + post(&self.post_mlp_norm, m)
             }
             Residual::Parallel => {
                 // HF GPT-NeoX: mlp_output + attn_output + residual, in that order.
-                let m = self.mlp(self.mlp_norm.forward(x.clone()), ctx);
+                let m = self.mlp(self.mlp_norm.forward(x.clone()), call);
                 (m + attn) + x
             }
         };
@@ -198,18 +206,5 @@ impl Block for DecoderBlock {
             hidden,
             kv: want_kv.then(|| KvState::new(k, v)),
         }
-    }
-
-    /// One batched computation for all members (stacked weights cached on the model); see the
-    /// `batched` module. Plain Llama blocks with the same window and RoPE table only.
-    fn forward_group(
-        blocks: &[Self],
-        members: &[usize],
-        hidden: &Tensor<3>,
-        ctx: &DecoderContext,
-        pasts: &[Option<&KvState>],
-        want_kv: bool,
-    ) -> Option<Vec<BlockOutput>> {
-        batched::forward_group(blocks, members, hidden, ctx, pasts, want_kv)
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-use super::DecoderInput;
 use super::attention::{QueryChunk, RopeTable};
-use super::batched::StackedCache;
+use super::block::{BlockCall, BlockSpec};
+use super::input::DecoderInput;
+use super::stacked::StackedCache;
 
 /// The per-call state blocks share (see the module docs).
 pub struct DecoderContext {
@@ -34,6 +35,16 @@ impl DecoderContext {
     /// Whether `blocks` is the block slice of the model that built this context.
     pub(crate) fn built_for<T>(&self, blocks: &[T]) -> bool {
         (blocks.as_ptr() as usize, blocks.len()) == self.blocks_at
+    }
+
+    /// What a block with `spec` reads from this call: its RoPE table and its window's chunks.
+    pub(crate) fn call(&self, spec: &BlockSpec) -> BlockCall<'_> {
+        BlockCall {
+            rope: &self.ropes[spec.rope],
+            chunks: self.chunks(spec.window),
+            split_projections: self.split_projections,
+            host_swiglu: self.host_swiglu,
+        }
     }
 
     /// The query chunks of layers with attention window `window`.

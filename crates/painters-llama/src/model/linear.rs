@@ -87,7 +87,7 @@ impl Linear {
     /// The f32 `[in, out]` weight, for the batched path (None when packed).
     pub(crate) fn dense(&self) -> Option<&Tensor<2>> {
         match &self.w {
-            Weight::Dense(w) => Some(w),
+            Weight::Dense(w) => Some(&**w),
             Weight::Packed(_) => None,
         }
     }

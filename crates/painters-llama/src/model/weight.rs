@@ -70,7 +70,7 @@ impl FromStr for WeightMode {
 #[derive(Clone, Debug)]
 pub(crate) enum Weight {
     /// `[in, out]` f32 on the device, for `x · W`.
-    Dense(Tensor<2>),
+    Dense(Box<Tensor<2>>),
     /// Row blocks `[out_i, in]` on the host, in their storage format; stacked they are `[out, in]`
     /// (fused projections whose parts have different storage types stay separate blocks).
     Packed(Vec<QMatrix>),

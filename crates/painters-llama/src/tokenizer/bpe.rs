@@ -30,24 +30,12 @@ use tokenizers::processors::sequence::Sequence as PostSequence;
 
 use crate::gguf::GgufFile;
 
+use super::error::TokenizerError;
+use super::text::TextTokenizer;
 use super::vocab::{GgufVocab, read_merges};
-use super::{TextTokenizer, TokenizerError};
 
 /// Llama 3's pre-tokenizer split regex (from its `tokenizer.json`).
 const LLAMA3_SPLIT_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-
-/// The `tokenizer.ggml.pre` values this module knows how to reproduce.
-pub const SUPPORTED_PRE_TOKENIZERS: &[&str] = &[
-    "default",
-    "gpt2",
-    "smollm",
-    "starcoder",
-    "refact",
-    "codeshell",
-    "llama3",
-    "llama-v3",
-    "llama-bpe",
-];
 
 /// How a `tokenizer.ggml.pre` value is reproduced.
 enum PreKind {

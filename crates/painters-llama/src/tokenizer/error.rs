@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use crate::gguf::GgufError;
 
-use super::SUPPORTED_MODELS;
-use super::bpe::SUPPORTED_PRE_TOKENIZERS;
+use super::kinds::{SUPPORTED_MODELS, SUPPORTED_PRE_TOKENIZERS};
 
 /// Why a tokenizer could not be built or used.
 #[derive(Debug, thiserror::Error)]

@@ -45,8 +45,9 @@ use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 
 use crate::gguf::GgufFile;
 
+use super::error::TokenizerError;
+use super::text::TextTokenizer;
 use super::vocab::{GgufVocab, check_count, read_merges};
-use super::{TextTokenizer, TokenizerError};
 
 /// SentencePiece's whitespace symbol (U+2581).
 const SPACE: char = '▁';

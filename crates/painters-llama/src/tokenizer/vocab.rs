@@ -8,7 +8,20 @@ use tokenizers::processors::template::{SpecialToken, TemplateProcessing};
 
 use crate::gguf::{GgufError, GgufFile};
 
-use super::{SpecialTokenIds, TokenizerError};
+use super::error::TokenizerError;
+
+/// Special-token ids declared by the checkpoint (`None` where it declares none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpecialTokenIds {
+    /// Beginning of sequence (`tokenizer.ggml.bos_token_id`).
+    pub bos: Option<u32>,
+    /// End of sequence (`tokenizer.ggml.eos_token_id`); generation stops here.
+    pub eos: Option<u32>,
+    /// Unknown token (`tokenizer.ggml.unknown_token_id`).
+    pub unk: Option<u32>,
+    /// Padding (`tokenizer.ggml.padding_token_id`).
+    pub pad: Option<u32>,
+}
 
 /// GGUF `tokenizer.ggml.token_type` values (llama.cpp's `llama_token_type`).
 pub mod token_type {

@@ -1,0 +1,12 @@
+//! The top layer: library entry points that chain the layers below into what one `painters`
+//! command does when that is more than one layer's work — a sweep (or a merge of shards) followed
+//! by its report, the layer analysis followed by its report. Commands that are one layer's work
+//! call that layer directly ([`EvalRun`](crate::eval::EvalRun), [`GlueRun`](crate::eval::GlueRun),
+//! [`BenchRun`](crate::perf::BenchRun), [`ScheduleQuery`](crate::schedules::ScheduleQuery),
+//! [`run_manifest`](crate::conformance::run_manifest)).
+
+pub mod layers;
+pub mod sweep;
+
+pub use layers::{LayersError, LayersOutcome, LayersRun};
+pub use sweep::{JobError, MergeJob, ReportJob, Reported, SweepJob};

@@ -1,0 +1,274 @@
+//! Naming a schedule the way a user does: text or JSON (inline or `@FILE`), or a paper preset with
+//! its parameters, resolved against a model's block count once the model is known; and the
+//! description `painters schedule` prints.
+
+use std::ops::RangeInclusive;
+
+use painters::paper::{Middle, Variant};
+use painters::{KvMode, LayerSchedule, Plan, ScheduleError, ShuffleRng};
+use serde_json::{Value, json};
+
+/// Why a schedule could not be named.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleSpecError {
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error("cannot read schedule file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("give either a schedule or a preset, not both")]
+    Both,
+    /// A preset that needs its start layer (or M) was given neither.
+    #[error("preset {0} needs --n (or --m)")]
+    NeedsN(String),
+    /// A preset without the model's block count (`painters schedule --preset` without `--layers`).
+    #[error("--preset needs the model's block count")]
+    NeedsLayers,
+    #[error("no schedule given")]
+    Nothing,
+    #[error("--shuffle {0:?} is not a block range")]
+    BadRange(String),
+    #[error("--rng chacha needs a non-negative --seed below 2^64")]
+    BadChaChaSeed,
+}
+
+/// A paper preset with its parameters (`--preset NAME [--n N | --m M] [--seed S] [--loops K]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preset {
+    pub name: String,
+    /// Start layer N (blocks 0..=N and T-N..T kept); the block index of skip_one/switch.
+    pub n: Option<usize>,
+    /// Number of affected middle blocks M = T - 2N - 1.
+    pub m: Option<usize>,
+    /// Seed of the random preset.
+    pub seed: i128,
+    /// Loop count of looped_parallel.
+    pub loops: usize,
+}
+
+/// A schedule as named before the model is known: the full model, a text/JSON spec (`@FILE` reads
+/// a file), or a preset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScheduleSpec {
+    pub spec: Option<String>,
+    pub preset: Option<Preset>,
+}
+
+impl ScheduleSpec {
+    /// All blocks in order.
+    pub fn full() -> Self {
+        ScheduleSpec::default()
+    }
+
+    /// A schedule in the text notation or as JSON; `@FILE` reads it from a file.
+    pub fn text(spec: impl Into<String>) -> Self {
+        ScheduleSpec {
+            spec: Some(spec.into()),
+            preset: None,
+        }
+    }
+
+    /// A paper preset with start layer `n`.
+    pub fn preset(name: impl Into<String>, n: usize) -> Self {
+        ScheduleSpec {
+            spec: None,
+            preset: Some(Preset {
+                name: name.into(),
+                n: Some(n),
+                m: None,
+                seed: 0,
+                loops: 3,
+            }),
+        }
+    }
+
+    /// The schedule for a model of `layers` blocks; neither a spec nor a preset is the full model.
+    pub fn resolve(&self, layers: usize) -> Result<LayerSchedule, ScheduleSpecError> {
+        let Some(p) = &self.preset else {
+            return match &self.spec {
+                Some(spec) => parse_spec(spec),
+                None => Ok(LayerSchedule::full(layers)),
+            };
+        };
+        if self.spec.is_some() {
+            return Err(ScheduleSpecError::Both);
+        }
+        let variant = Variant::parse(&p.name, p.seed, p.loops)?;
+        Ok(match (p.n, p.m) {
+            (_, Some(m)) if variant.uses_middle() => variant.on_middle(Middle::from_m(layers, m)?),
+            (Some(n), None) => variant.schedule(layers, n)?,
+            (None, None) if variant == Variant::Full => LayerSchedule::full(layers),
+            _ => return Err(ScheduleSpecError::NeedsN(p.name.clone())),
+        })
+    }
+}
+
+/// Parse a schedule given as text or JSON (detected by a leading `{`); `@FILE` reads it from a file.
+pub fn parse_spec(spec: &str) -> Result<LayerSchedule, ScheduleSpecError> {
+    let text = match spec.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|source| ScheduleSpecError::Read {
+            path: path.to_string(),
+            source,
+        })?,
+        None => spec.to_string(),
+    };
+    Ok(if text.trim_start().starts_with('{') {
+        LayerSchedule::from_json_str(&text)?
+    } else {
+        text.trim().parse()?
+    })
+}
+
+/// A contiguous block range written as `A..B` or `A..=B`.
+pub fn parse_block_range(text: &str) -> Result<RangeInclusive<usize>, ScheduleSpecError> {
+    let bad = || ScheduleSpecError::BadRange(text.to_string());
+    let s: LayerSchedule = text.parse().map_err(|_| bad())?;
+    if s.application_count() > painters::schedule::MAX_APPLICATIONS {
+        return Err(bad());
+    }
+    let blocks = s.block_applications();
+    match (blocks.first(), blocks.last()) {
+        (Some(&a), Some(&b)) if a <= b && blocks == (a..=b).collect::<Vec<_>>() => Ok(a..=b),
+        _ => Err(bad()),
+    }
+}
+
+/// Which generator shuffles a block range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShuffleKind {
+    /// CPython's `random.shuffle`, as the paper.
+    Python,
+    ChaCha,
+}
+
+/// What `painters schedule` shows about one schedule.
+#[derive(Clone, Debug)]
+pub struct ScheduleQuery {
+    pub schedule: ScheduleSpec,
+    /// The model's block count T; required with a preset, else the schedule's largest block + 1.
+    pub layers: Option<usize>,
+    /// Shuffle this block range (`A..=B`) after building the schedule, with `seed`.
+    pub shuffle: Option<(String, ShuffleKind)>,
+    /// Seed of the shuffle (and of the random preset).
+    pub seed: i128,
+    pub kv: KvMode,
+    /// One JSON object instead of text.
+    pub json: bool,
+    /// Also the plan's op list.
+    pub plan: bool,
+}
+
+impl ScheduleQuery {
+    /// The schedule's canonical text, JSON steps and plan figures, as `painters schedule` prints
+    /// them.
+    pub fn render(&self) -> Result<String, ScheduleSpecError> {
+        let (schedule, layers) = match (&self.schedule.spec, &self.schedule.preset) {
+            (Some(spec), _) => {
+                let s = parse_spec(spec)?;
+                let layers = self
+                    .layers
+                    .unwrap_or_else(|| s.blocks_used().last().map_or(0, |b| b + 1));
+                (s, layers)
+            }
+            (None, Some(_)) => {
+                let layers = self.layers.ok_or(ScheduleSpecError::NeedsLayers)?;
+                (self.schedule.resolve(layers)?, layers)
+            }
+            (None, None) => return Err(ScheduleSpecError::Nothing),
+        };
+        let schedule = match &self.shuffle {
+            Some((range, kind)) => {
+                let rng = match kind {
+                    ShuffleKind::Python => ShuffleRng::Python(self.seed),
+                    ShuffleKind::ChaCha => ShuffleRng::ChaCha(
+                        u64::try_from(self.seed).map_err(|_| ScheduleSpecError::BadChaChaSeed)?,
+                    ),
+                };
+                schedule.shuffle(parse_block_range(range)?, rng)
+            }
+            None => schedule,
+        };
+        let plan = Plan::compile(&schedule, layers, self.kv)?;
+        if self.json {
+            let mut out = json!({
+                "layers": layers,
+                "schedule": schedule.to_string(),
+                "steps": schedule.to_json()["steps"],
+                "plan": plan.stats(),
+            });
+            if self.plan {
+                out["plan_text"] = json!(plan.to_string());
+            }
+            return Ok(format!("{}\n", pretty_with_compact_steps(&out)));
+        }
+        let mut s = format!(
+            "schedule: {schedule}\nlayers:   {layers}\nsteps:    {}\nplan:     {}\n",
+            schedule.to_json(),
+            plan.stats()
+        );
+        if self.plan {
+            s.push_str(&plan.to_string());
+        }
+        Ok(s)
+    }
+}
+
+/// Pretty JSON, except that each schedule step stays on one line (a 32-step schedule is then 32
+/// lines that read like the schedule, not 100 lines of braces).
+pub fn pretty_with_compact_steps(v: &Value) -> String {
+    let mut lines = vec!["{".to_string()];
+    let obj = v.as_object().into_iter().flatten().collect::<Vec<_>>();
+    for (i, (k, val)) in obj.iter().enumerate() {
+        let comma = if i + 1 < obj.len() { "," } else { "" };
+        let body = match (k.as_str(), val.as_array()) {
+            ("steps", Some(steps)) => {
+                let inner: Vec<String> = steps.iter().map(|s| format!("    {s}")).collect();
+                format!("[\n{}\n  ]", inner.join(",\n"))
+            }
+            _ => serde_json::to_string_pretty(val)
+                .unwrap_or_default()
+                .replace('\n', "\n  "),
+        };
+        lines.push(format!("  {}: {body}{comma}", Value::from(k.as_str())));
+    }
+    lines.push("}".to_string());
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_and_presets_resolve() {
+        assert_eq!(
+            ScheduleSpec::full().resolve(4).unwrap(),
+            LayerSchedule::full(4)
+        );
+        let s = ScheduleSpec::text("0, 2..4").resolve(4).unwrap();
+        assert_eq!(s.block_applications(), vec![0, 2, 3]);
+        // The authors' convention (docs/schedule-syntax.md): blocks 0..=N and T-N..T are kept.
+        let skip = ScheduleSpec::preset("skip", 1).resolve(6).unwrap();
+        assert_eq!(skip.block_applications(), vec![0, 1, 5]);
+        let mut both = ScheduleSpec::preset("skip", 1);
+        both.spec = Some("0".into());
+        assert!(matches!(both.resolve(6), Err(ScheduleSpecError::Both)));
+        let mut no_n = ScheduleSpec::preset("skip", 1);
+        if let Some(p) = no_n.preset.as_mut() {
+            p.n = None;
+        }
+        let e = no_n.resolve(6).unwrap_err();
+        assert_eq!(e.to_string(), "preset skip needs --n (or --m)");
+    }
+
+    #[test]
+    fn block_ranges() {
+        assert_eq!(parse_block_range("5..=20").unwrap(), 5..=20);
+        assert_eq!(parse_block_range("5..8").unwrap(), 5..=7);
+        assert!(parse_block_range("3, 1").is_err());
+        assert!(parse_block_range("x").is_err());
+    }
+}

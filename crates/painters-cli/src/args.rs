@@ -1,0 +1,150 @@
+//! Argument groups several commands share, declared once: the model and device, the schedule, the
+//! normalization overrides, and the value enums.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use painters::KvMode;
+use painters_bench::glue::FinetuneMode;
+use painters_bench::models::ModelSource;
+use painters_bench::schedules::{Preset, ScheduleSpec};
+
+/// `--model` and `--device`: what every command that runs a model takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// The model: a HF checkpoint folder (config.json + safetensors + tokenizer.json), a .gguf file,
+    /// or hf:OWNER/NAME[@REVISION][:FILE.gguf] from the Hugging Face hub (cached; see
+    /// docs/evaluation.md).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Compute device: cpu, wgpu, cuda[:N] (as this build's features allow).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl ModelArgs {
+    /// The library's model source; `progress` shows a hub download's progress.
+    pub fn source(&self, progress: bool) -> ModelSource {
+        ModelSource {
+            model: self.model.clone(),
+            device: self.device.clone(),
+            progress,
+        }
+    }
+}
+
+/// `--device` alone, for commands whose models come from elsewhere (a fixture manifest).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Compute device: cpu, wgpu, cuda[:N] (as this build's features allow).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// `--schedule` or `--preset` with its parameters: the schedule options of every command that runs
+/// a model under a schedule.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScheduleArgs {
+    /// A schedule in the text notation or as JSON; `@FILE` reads it from a file. Default: all
+    /// blocks in order.
+    #[arg(long, conflicts_with = "preset")]
+    pub schedule: Option<String>,
+    /// A paper preset: full, skip, middle_repeat, reverse, random, parallel, looped_parallel,
+    /// skip_one, switch.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Start layer N of the preset (the block index for skip_one/switch).
+    #[arg(long, conflicts_with = "m")]
+    pub n: Option<usize>,
+    /// Number of affected middle blocks M = T - 2N - 1.
+    #[arg(long)]
+    pub m: Option<usize>,
+    /// Loop count of looped_parallel.
+    #[arg(long, default_value_t = 3)]
+    pub loops: usize,
+}
+
+impl ScheduleArgs {
+    /// The schedule these options name; `seed` is the random preset's.
+    pub fn spec(&self, seed: i128) -> ScheduleSpec {
+        ScheduleSpec {
+            spec: self.schedule.clone(),
+            preset: self.preset.as_ref().map(|name| Preset {
+                name: name.clone(),
+                n: self.n,
+                m: self.m,
+                seed,
+                loops: self.loops,
+            }),
+        }
+    }
+}
+
+/// `--data-dir`: where the lm-eval task data lives.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Where the task data lives (data/<task>/...).
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+/// `--floor` and `--norm-metric`: the normalized score's overrides.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NormArgs {
+    /// Floor of a task's normalized score, TASK=VALUE (repeatable).
+    #[arg(long = "floor", value_delimiter = ',')]
+    pub floors: Vec<String>,
+    /// Metric of a task's normalized score, TASK=METRIC[,FILTER] (repeatable).
+    #[arg(long = "norm-metric")]
+    pub norm_metrics: Vec<String>,
+}
+
+/// KV-cache mode.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum KvKind {
+    Exact,
+    PaperAveraged,
+}
+
+impl From<KvKind> for KvMode {
+    fn from(k: KvKind) -> Self {
+        match k {
+            KvKind::Exact => KvMode::Exact,
+            KvKind::PaperAveraged => KvMode::PaperAveraged,
+        }
+    }
+}
+
+/// What trains when fine-tuning on GLUE.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Mode {
+    Full,
+    FrozenEncoder,
+}
+
+impl From<Mode> for FinetuneMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Full => FinetuneMode::Full,
+            Mode::FrozenEncoder => FinetuneMode::FrozenEncoder,
+        }
+    }
+}
+
+/// The command as typed (arguments quoted where a shell would need it), for reports.
+pub fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$*?;&|".contains(c)) {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    format!("painters {}", quoted.join(" "))
+        .trim_end()
+        .to_string()
+}
