@@ -12,6 +12,7 @@
 
 pub mod config;
 mod error;
+pub mod export;
 pub mod family;
 pub mod generate;
 pub mod gguf;

@@ -28,6 +28,7 @@ pub mod cache;
 pub mod error;
 pub mod exec;
 pub mod json;
+pub mod mergekit;
 pub mod paper;
 pub mod plan;
 pub mod rng;
