@@ -9,6 +9,7 @@ use painters::exec::{Block, BlockOutput};
 
 use super::attention::{ScoreOptions, chunked_attention};
 use super::linear::Linear;
+use super::lora::{LoraTarget, adapted};
 use super::norm::Norm;
 use super::{DecoderContext, batched, swiglu};
 use crate::config::{Activation, Residual};
@@ -71,7 +72,10 @@ impl DecoderBlock {
             ..
         } = self.spec;
         let [b, s, _] = h.dims();
-        let (q, kv) = self.qkv.forward_parts(h, heads * hd, ctx.split_projections);
+        let (q, kv) = self
+            .qkv
+            .forward_parts(h.clone(), heads * hd, ctx.split_projections);
+        let q = adapted(ctx, self, LoraTarget::Q, || h.clone(), q);
         let rope = &ctx.ropes[self.spec.rope];
         // [b, s, n·hd] → per-head norm (if any) → [b, n, s, hd].
         let heads_of = |t: Tensor<3>, n: usize, norm: &Option<Norm>| {
@@ -84,8 +88,10 @@ impl DecoderBlock {
         };
         let q = rope.apply(heads_of(q, heads, &self.q_norm));
         let k = kv.clone().narrow(2, 0, kv_heads * hd);
+        let k = adapted(ctx, self, LoraTarget::K, || h.clone(), k);
         let k = rope.apply(heads_of(k, kv_heads, &self.k_norm));
-        let v = heads_of(kv.narrow(2, kv_heads * hd, kv_heads * hd), kv_heads, &None);
+        let v = kv.narrow(2, kv_heads * hd, kv_heads * hd);
+        let v = heads_of(adapted(ctx, self, LoraTarget::V, || h, v), kv_heads, &None);
         let (k_all, v_all) = match past {
             Some(p) => (
                 Tensor::cat(vec![p.key(), k.clone()], 2),
@@ -102,7 +108,8 @@ impl DecoderBlock {
             self.spec.scores,
         );
         let out = out.swap_dims(1, 2).reshape([b, s, heads * hd]);
-        (self.o.forward(out), k, v)
+        let o = self.o.forward(out.clone());
+        (adapted(ctx, self, LoraTarget::O, || out, o), k, v)
     }
 
     /// The MLP of `h` (the normed input).
@@ -110,21 +117,25 @@ impl DecoderBlock {
         let act = if self.spec.gated {
             let (gate, up) = self
                 .up
-                .forward_parts(h, self.spec.ffn, ctx.split_projections);
+                .forward_parts(h.clone(), self.spec.ffn, ctx.split_projections);
+            let gate = adapted(ctx, self, LoraTarget::Gate, || h.clone(), gate);
+            let up = adapted(ctx, self, LoraTarget::Up, || h, up);
             match self.spec.activation {
                 Activation::Silu => swiglu::swiglu(gate, up, ctx.host_swiglu),
                 Activation::GeluTanh => gelu_approximate(gate) * up,
                 Activation::GeluErf => gelu(gate) * up,
             }
         } else {
-            let x = self.up.forward(h);
+            let x = self.up.forward(h.clone());
+            let x = adapted(ctx, self, LoraTarget::Up, || h, x);
             match self.spec.activation {
                 Activation::Silu => burn::tensor::activation::silu(x),
                 Activation::GeluTanh => gelu_approximate(x),
                 Activation::GeluErf => gelu(x),
             }
         };
-        self.down.forward(act)
+        let y = self.down.forward(act.clone());
+        adapted(ctx, self, LoraTarget::Down, || act, y)
     }
 
     /// Whether this block is plain Llama (RMSNorm, no biases or q/k norms, sequential residual,
@@ -210,6 +221,10 @@ impl Block for DecoderBlock {
         pasts: &[Option<&KvState>],
         want_kv: bool,
     ) -> Option<Vec<BlockOutput>> {
+        if ctx.adapters.is_some() {
+            // The stacked weights carry no adapters: run the members one by one.
+            return None;
+        }
         batched::forward_group(blocks, members, hidden, ctx, pasts, want_kv)
     }
 }

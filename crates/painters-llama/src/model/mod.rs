@@ -16,7 +16,9 @@ mod block;
 mod context;
 mod input;
 pub(crate) mod linear;
+mod lora;
 pub(crate) mod norm;
+mod peft;
 mod settings;
 mod swiglu;
 pub(crate) mod weight;
@@ -35,6 +37,11 @@ pub(crate) use block::BlockSpec;
 pub use block::{DecoderBlock, LlamaBlock};
 pub use context::{DecoderContext, LlamaContext};
 pub use input::{DecoderInput, LlamaInput};
+pub use lora::{
+    AdaptedModel, AdapterLayout, Adapters, LoraError, LoraPair, LoraSpec, LoraTarget, Site,
+    untie_order,
+};
+pub use peft::{ADAPTER_CONFIG, ADAPTER_WEIGHTS, FULL_DELTAS};
 pub use settings::{DEFAULT_QUERY_CHUNK, ExecSettings, HEAD_SPLIT_ROWS, PROJECTION_SPLIT_MIN_ROWS};
 pub use weight::WeightMode;
 
@@ -219,6 +226,12 @@ impl DecoderModel {
     /// head took 61 ms at 128 rows as one GEMM and 46 ms in two slices (5.4 and 3.5 ms for one
     /// decoded token). Larger products thread well by themselves.
     pub fn logits(&self, normed: Tensor<3>) -> Tensor<3> {
+        self.logits_with(normed, self.settings.projection_split)
+    }
+
+    /// [`DecoderModel::logits`], the vocabulary slices only when `split` (an adapted model in
+    /// training keeps the head one product inside the autodiff graph).
+    pub(crate) fn logits_with(&self, normed: Tensor<3>, split: bool) -> Tensor<3> {
         let [b, s, d] = normed.dims();
         let vocab = self.config.vocab_size;
         // Columns `start..start + len` of the dense `[d, vocab]` head; None when it is packed.
@@ -236,7 +249,7 @@ impl DecoderModel {
             return self.softcapped(packed_forward(normed, parts));
         }
         let x = normed.reshape([b * s, d]);
-        let parts = if self.settings.projection_split && b * s < HEAD_SPLIT_ROWS {
+        let parts = if split && b * s < HEAD_SPLIT_ROWS {
             rayon::current_num_threads().clamp(1, vocab.max(1))
         } else {
             1
@@ -306,6 +319,7 @@ impl DecoderModel {
             blocks_at: (self.blocks.as_ptr() as usize, self.blocks.len()),
             split_projections: self.settings.projection_split && b * s >= PROJECTION_SPLIT_MIN_ROWS,
             host_swiglu: self.settings.projection_split,
+            adapters: None,
         }
     }
 }
