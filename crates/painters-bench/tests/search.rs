@@ -42,7 +42,12 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Mean log-likelihood of `schedule` on every document, each candidate run on its own.
-fn brute_force(m: &DecoderModel, task: &dyn Task, data: &PathBuf, s: &LayerSchedule) -> f64 {
+fn brute_force(
+    m: &DecoderModel,
+    task: &dyn Task,
+    data: &std::path::Path,
+    s: &LayerSchedule,
+) -> f64 {
     let plan = Plan::compile(s, m.num_blocks(), KvMode::Exact).unwrap();
     let lm = LlamaLm::new(m, &plan, &ByteTokenizer);
     let r = evaluate_task(&lm, task, data, &EvalOptions::default()).unwrap();

@@ -342,7 +342,7 @@ pub fn heal(
         .build();
     let mut optimizer = burn::optim::ModuleOptimizer::from(adam);
     let mut adapters = adapters.train();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_0F_4EA1);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005E_ED0F_4EA1);
     let mut order_of_windows: Vec<usize> = Vec::new();
     for step in 0..cfg.steps {
         let start = Instant::now();

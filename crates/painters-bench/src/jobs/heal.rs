@@ -236,7 +236,6 @@ impl HealRun {
         // `report` collects what the events say, for the checkpoints; heal's own report (with
         // the parameter count) is the one returned.
         let result = heal(&model, &schedule, &train, &eval, cfg, &mut on_event);
-        drop(on_event);
         if let Some(e) = io_error {
             return Err(e);
         }

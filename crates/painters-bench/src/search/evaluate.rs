@@ -43,7 +43,7 @@ pub enum ScoreError {
         schedule: String,
         doc: usize,
         #[source]
-        source: LmError,
+        source: Box<LmError>,
     },
     #[error("task `{task}` has no metric `{metric}` (it reports: {known})")]
     UnknownMetric {
@@ -133,7 +133,7 @@ impl<'a> Scorer<'a> {
                             ScoreError::Request {
                                 schedule: String::new(),
                                 doc: d.id,
-                                source: e,
+                                source: Box::new(e),
                             }
                         })?;
                         t += tr.input_len() as u64;
@@ -250,7 +250,7 @@ impl<'a> Scorer<'a> {
                 .map_err(|f| ScoreError::Request {
                     schedule: texts[c].clone(),
                     doc: need.get(f.doc).map_or(f.doc, |&i| self.docs[i].id),
-                    source: f.source,
+                    source: Box::new(f.source),
                 })?;
                 done += 1;
                 if progress(done, schedules.len()).is_break() {

@@ -334,15 +334,19 @@ impl Adapters {
         let mut sites: Vec<[Option<ActiveSite>; 7]> = vec![Default::default(); self.layout.blocks];
         let scale = self.layout.scale();
         for (s, p) in self.layout.lora.iter().zip(&self.lora) {
-            sites[s.block][s.target.index()] = Some(ActiveSite::LowRank {
+            sites[s.block][s.target.index()] = Some(ActiveSite {
                 a: p.a.val(),
-                b: p.b.val(),
+                b: Some(p.b.val()),
                 scale,
             });
         }
         for (s, d) in self.layout.full.iter().zip(&self.full) {
             // A full delta and a LoRA pair on one site: the layout never makes both.
-            sites[s.block][s.target.index()] = Some(ActiveSite::Full { delta: d.val() });
+            sites[s.block][s.target.index()] = Some(ActiveSite {
+                a: d.val(),
+                b: None,
+                scale: 1.0,
+            });
         }
         ActiveAdapters { blocks_at, sites }
     }
@@ -418,25 +422,29 @@ fn layout(c: &DecoderConfig, blocks: usize, spec: &LoraSpec) -> Result<AdapterLa
     })
 }
 
-/// One site's tensors during a forward call.
+/// One site's tensors during a forward call: a LoRA pair (`a: [in, r]`, `b: [r, out]`, scaled) or
+/// a full-rank delta (`a: [in, out]`, no `b`, scale 1).
 #[derive(Clone, Debug)]
-pub(crate) enum ActiveSite {
-    LowRank {
-        a: Tensor<2>,
-        b: Tensor<2>,
-        scale: f64,
-    },
-    Full {
-        delta: Tensor<2>,
-    },
+pub(crate) struct ActiveSite {
+    a: Tensor<2>,
+    b: Option<Tensor<2>>,
+    scale: f64,
 }
 
 impl ActiveSite {
     /// The adapter's term for input `x: [b, s, in]` → `[b, s, out]`.
     fn delta(&self, x: Tensor<3>) -> Tensor<3> {
-        match self {
-            ActiveSite::LowRank { a, b, scale } => project(project(x, a), b).mul_scalar(*scale),
-            ActiveSite::Full { delta } => project(x, delta),
+        match &self.b {
+            Some(b) => project(project(x, &self.a), b).mul_scalar(self.scale),
+            None => project(x, &self.a),
+        }
+    }
+
+    /// The `[in, out]` matrix the site adds to the weight.
+    fn matrix(&self) -> Tensor<2> {
+        match &self.b {
+            Some(b) => self.a.clone().matmul(b.clone()).mul_scalar(self.scale),
+            None => self.a.clone(),
         }
     }
 }
@@ -575,13 +583,7 @@ impl<'m> AdaptedModel<'m> {
                 let Some(site) = &active.sites[i][t.index()] else {
                     continue;
                 };
-                let delta = match site {
-                    ActiveSite::LowRank { a, b, scale } => {
-                        a.clone().matmul(b.clone()).mul_scalar(*scale)
-                    }
-                    ActiveSite::Full { delta } => delta.clone(),
-                };
-                add_columns(block, t, delta)?;
+                add_columns(block, t, site.matrix())?;
             }
         }
         // Stacked weights of batched parallel steps were built from the old weights.
