@@ -114,9 +114,9 @@ const HARNESS_LAYERS: &[&[&str]] = &[
     // Tasks and metrics: lm-eval tasks, GLUE data, metrics and fine-tuning.
     &["score", "tasks", "glue"],
     // Evaluation runs: one task or a whole resumable run, layer analysis, conformance, timings.
-    &["eval", "analysis", "conformance", "perf"],
+    &["eval", "analysis", "conformance", "perf", "heal"],
     // Sweeps: many schedules, stored results, shards.
-    &["sweep"],
+    &["sweep", "search"],
     // Reports and plots.
     &["report"],
     // Entry points that chain layers for one command.

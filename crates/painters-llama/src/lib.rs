@@ -25,6 +25,10 @@ pub use error::{DecoderError, LlamaError};
 pub use family::Family;
 pub use load::{GgufSource, LoadOptions, load_tokenizer};
 pub use model::{
+    ADAPTER_CONFIG, ADAPTER_WEIGHTS, AdaptedModel, AdapterLayout, Adapters, FULL_DELTAS, LoraError,
+    LoraPair, LoraSpec, LoraTarget, Site, untie_order,
+};
+pub use model::{
     DEFAULT_QUERY_CHUNK, DecoderBlock, DecoderContext, DecoderInput, DecoderModel, ExecSettings,
     HEAD_SPLIT_ROWS, LlamaBlock, LlamaContext, LlamaInput, LlamaModel, PROJECTION_SPLIT_MIN_ROWS,
     WeightMode,

@@ -5,8 +5,12 @@
 //! [`BenchRun`](crate::perf::BenchRun), [`ScheduleQuery`](crate::schedules::ScheduleQuery),
 //! [`run_manifest`](crate::conformance::run_manifest)).
 
+pub mod heal;
 pub mod layers;
+pub mod search;
 pub mod sweep;
 
+pub use heal::{HealOutcome, HealRun, HealRunError};
 pub use layers::{LayersError, LayersOutcome, LayersRun};
+pub use search::{SearchOutcome, SearchRun, SearchRunError};
 pub use sweep::{JobError, MergeJob, ReportJob, Reported, SweepJob};

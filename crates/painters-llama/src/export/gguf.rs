@@ -12,13 +12,13 @@ use std::path::Path;
 
 use painters::LayerSchedule;
 
+use super::check::check_config;
+use super::error::ExportError;
 use super::gguf_writer::{GgufOut, GgufTensorOut, write};
+use super::options::{ExportFormat, ExportOptions, ExportReport, PAINTERS_VERSION};
 use super::output::Staging;
+use super::provenance::Provenance;
 use super::weights::every_layer_has_tensors;
-use super::{
-    ExportError, ExportFormat, ExportOptions, ExportReport, PAINTERS_VERSION, Provenance,
-    check_config,
-};
 use crate::config::DecoderConfig;
 use crate::gguf::{GgufArray, GgufValue};
 use crate::load::GgufSource;

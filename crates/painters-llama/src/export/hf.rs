@@ -1,18 +1,20 @@
 //! Writing an HF folder: `config.json` (checked by reading it back), the safetensors shards
 //! ([`super::weights`]), tokenizer files, `generation_config.json` and a README.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use painters::weights::{FileBytes, SafetensorsCheckpoint};
 use safetensors::tensor::SafeTensors;
 use serde_json::{Map, Value, json};
 
+use super::check::check_config;
+use super::error::ExportError;
+use super::hf_config;
+use super::options::{ExportDtype, ExportFormat, ExportOptions, ExportReport, PAINTERS_VERSION};
 use super::output::{Staging, pretty, write_text};
+use super::provenance::Provenance;
+use super::source::Source;
 use super::weights::{Reader, plan_gguf, plan_hf, safetensors_dtype, shard, write_shards};
-use super::{
-    ExportDtype, ExportError, ExportFormat, ExportOptions, ExportReport, PAINTERS_VERSION,
-    Provenance, Source, check_config, hf_config,
-};
 use crate::config::DecoderConfig;
 
 /// Files of an HF folder that describe the tokenizer; copied when present.
@@ -28,87 +30,6 @@ const TOKENIZER_FILES: &[&str] = &[
     "chat_template.jinja",
     "chat_template.json",
 ];
-
-/// An HF checkpoint folder, its `config.json` as JSON and as a configuration, and its weight files.
-pub(crate) struct HfSource {
-    pub dir: PathBuf,
-    pub json: Map<String, Value>,
-    pub config: DecoderConfig,
-    pub(crate) files: Vec<PathBuf>,
-    index_file: Option<PathBuf>,
-}
-
-impl HfSource {
-    pub(crate) fn open(dir: &Path) -> Result<Self, ExportError> {
-        if !dir.is_dir() {
-            return Err(ExportError::Options(format!(
-                "{}: not a folder with config.json and safetensors, nor a .gguf file",
-                dir.display()
-            )));
-        }
-        let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(ExportError::io(&config_path))?;
-        let config =
-            DecoderConfig::from_hf_json(&text, &config_path).map_err(crate::DecoderError::from)?;
-        let json = match serde_json::from_str(&text) {
-            Ok(Value::Object(m)) => m,
-            _ => {
-                return Err(ExportError::Options(format!(
-                    "{}: the top level is not a JSON object",
-                    config_path.display()
-                )));
-            }
-        };
-        let index = dir.join("model.safetensors.index.json");
-        let (files, index_file) = if index.is_file() {
-            let text = std::fs::read_to_string(&index).map_err(ExportError::io(&index))?;
-            let v: Value = serde_json::from_str(&text).map_err(|e| ExportError::Tensor {
-                path: index.clone(),
-                tensor: "weight_map".into(),
-                reason: e.to_string(),
-            })?;
-            let mut shards: Vec<String> = v
-                .get("weight_map")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.values()
-                        .filter_map(|f| f.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            shards.sort();
-            shards.dedup();
-            if shards
-                .iter()
-                .any(|s| s.contains('/') || s.contains('\\') || s.contains(".."))
-            {
-                return Err(ExportError::Tensor {
-                    path: index.clone(),
-                    tensor: "weight_map".into(),
-                    reason: "a shard name is not a file name in this folder".into(),
-                });
-            }
-            (shards.iter().map(|s| dir.join(s)).collect(), Some(index))
-        } else {
-            (vec![dir.join("model.safetensors")], None)
-        };
-        Ok(HfSource {
-            dir: dir.to_path_buf(),
-            json,
-            config,
-            files,
-            index_file,
-        })
-    }
-
-    /// The files whose sha256 the export records: config and weights.
-    pub(crate) fn provenance_files(&self) -> Vec<PathBuf> {
-        let mut v = vec![self.dir.join("config.json")];
-        v.extend(self.index_file.iter().cloned());
-        v.extend(self.files.iter().cloned());
-        v
-    }
-}
 
 /// Tokenizer files: copied from an HF source; written from a GGUF's vocabulary.
 fn tokenizer(source: &Source, config: &DecoderConfig, dir: &Path) -> Result<(), ExportError> {

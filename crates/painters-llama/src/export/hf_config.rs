@@ -6,13 +6,14 @@
 //! so `layer_types` carries both its window and its RoPE table. The families without it (Llama,
 //! Mistral, Phi-3, GPT-NeoX) give every layer the same properties, so any order is exact.
 //! Whatever is written is read back by painters' loader and checked layer by layer
-//! ([`super::check_config`]), so a combination this file gets wrong is refused, not exported.
+//! ([`super::check::check_config`]), so a combination this file gets wrong is refused, not exported.
 
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::{ExportDtype, ExportError};
+use super::error::ExportError;
+use super::options::ExportDtype;
 use crate::config::{Activation, DecoderConfig, RopeScaling, RopeSpec};
 use crate::family::Family;
 

@@ -13,9 +13,10 @@ use painters::weights::{SafetensorsCheckpoint, TensorSource};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde_json::json;
 
-use super::hf::HfSource;
+use super::error::ExportError;
+use super::options::ExportDtype;
 use super::output::{pretty, write_text};
-use super::{ExportDtype, ExportError};
+use super::source::HfSource;
 use crate::config::{DecoderConfig, NormKind};
 use crate::family::names::{MlpNames, QkvNames, TensorNames};
 use crate::load::GgufSource;

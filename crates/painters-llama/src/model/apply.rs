@@ -32,6 +32,10 @@ impl Block for DecoderBlock {
         pasts: &[Option<&KvState>],
         want_kv: bool,
     ) -> Option<Vec<BlockOutput>> {
+        if ctx.adapters.is_some() {
+            // The stacked weights carry no adapters: run the members one by one.
+            return None;
+        }
         batched::forward_group(blocks, members, hidden, ctx, pasts, want_kv)
     }
 }

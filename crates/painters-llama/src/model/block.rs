@@ -9,6 +9,7 @@ use painters::exec::BlockOutput;
 
 use super::attention::{QueryChunk, RopeTable, ScoreOptions, chunked_attention};
 use super::linear::Linear;
+use super::lora::{ActiveAdapters, LoraTarget, adapted};
 use super::norm::Norm;
 use super::swiglu;
 use crate::config::{Activation, Residual};
@@ -22,6 +23,8 @@ pub(crate) struct BlockCall<'a> {
     pub split_projections: bool,
     /// SwiGLU in one pass over host buffers.
     pub host_swiglu: bool,
+    /// Adapters added to the projections (an adapted model's call).
+    pub adapters: Option<&'a ActiveAdapters>,
 }
 
 /// What a block keeps of its layer wherever a schedule places it, and the sizes it runs with.
@@ -84,7 +87,8 @@ impl DecoderBlock {
         let [b, s, _] = h.dims();
         let (q, kv) = self
             .qkv
-            .forward_parts(h, heads * hd, call.split_projections);
+            .forward_parts(h.clone(), heads * hd, call.split_projections);
+        let q = adapted(call.adapters, self, LoraTarget::Q, || h.clone(), q);
         let rope = call.rope;
         // [b, s, n·hd] → per-head norm (if any) → [b, n, s, hd].
         let heads_of = |t: Tensor<3>, n: usize, norm: &Option<Norm>| {
@@ -97,8 +101,14 @@ impl DecoderBlock {
         };
         let q = rope.apply(heads_of(q, heads, &self.q_norm));
         let k = kv.clone().narrow(2, 0, kv_heads * hd);
+        let k = adapted(call.adapters, self, LoraTarget::K, || h.clone(), k);
         let k = rope.apply(heads_of(k, kv_heads, &self.k_norm));
-        let v = heads_of(kv.narrow(2, kv_heads * hd, kv_heads * hd), kv_heads, &None);
+        let v = kv.narrow(2, kv_heads * hd, kv_heads * hd);
+        let v = heads_of(
+            adapted(call.adapters, self, LoraTarget::V, || h, v),
+            kv_heads,
+            &None,
+        );
         let (k_all, v_all) = match past {
             Some(p) => (
                 Tensor::cat(vec![p.key(), k.clone()], 2),
@@ -108,29 +118,34 @@ impl DecoderBlock {
         };
         let out = chunked_attention(q, k_all, v_all, call.chunks, 1, self.spec.scores);
         let out = out.swap_dims(1, 2).reshape([b, s, heads * hd]);
-        (self.o.forward(out), k, v)
+        let o = self.o.forward(out.clone());
+        (adapted(call.adapters, self, LoraTarget::O, || out, o), k, v)
     }
 
     /// The MLP of `h` (the normed input).
     fn mlp(&self, h: Tensor<3>, call: &BlockCall<'_>) -> Tensor<3> {
         let act = if self.spec.gated {
-            let (gate, up) = self
-                .up
-                .forward_parts(h, self.spec.ffn, call.split_projections);
+            let (gate, up) =
+                self.up
+                    .forward_parts(h.clone(), self.spec.ffn, call.split_projections);
+            let gate = adapted(call.adapters, self, LoraTarget::Gate, || h.clone(), gate);
+            let up = adapted(call.adapters, self, LoraTarget::Up, || h, up);
             match self.spec.activation {
                 Activation::Silu => swiglu::swiglu(gate, up, call.host_swiglu),
                 Activation::GeluTanh => gelu_approximate(gate) * up,
                 Activation::GeluErf => gelu(gate) * up,
             }
         } else {
-            let x = self.up.forward(h);
+            let x = self.up.forward(h.clone());
+            let x = adapted(call.adapters, self, LoraTarget::Up, || h, x);
             match self.spec.activation {
                 Activation::Silu => burn::tensor::activation::silu(x),
                 Activation::GeluTanh => gelu_approximate(x),
                 Activation::GeluErf => gelu(x),
             }
         };
-        self.down.forward(act)
+        let y = self.down.forward(act.clone());
+        adapted(call.adapters, self, LoraTarget::Down, || act, y)
     }
 
     /// Whether this block is plain Llama (RMSNorm, no biases or q/k norms, sequential residual,

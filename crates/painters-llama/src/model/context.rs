@@ -26,6 +26,9 @@ pub struct DecoderContext {
     /// Compute SwiGLU in one pass over the host buffers (CPU devices, at any row count, so that
     /// split and whole batches compute the same numbers).
     pub(crate) host_swiglu: bool,
+    /// Adapters the blocks add to their projections (an [`AdaptedModel`](super::AdaptedModel)'s
+    /// call); None for the plain model.
+    pub(crate) adapters: Option<Arc<super::lora::ActiveAdapters>>,
 }
 
 /// The name this type had when only Llama loaded.
@@ -44,6 +47,7 @@ impl DecoderContext {
             chunks: self.chunks(spec.window),
             split_projections: self.split_projections,
             host_swiglu: self.host_swiglu,
+            adapters: self.adapters.as_deref(),
         }
     }
 

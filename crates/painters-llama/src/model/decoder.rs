@@ -194,6 +194,12 @@ impl DecoderModel {
     /// head took 61 ms at 128 rows as one GEMM and 46 ms in two slices (5.4 and 3.5 ms for one
     /// decoded token). Larger products thread well by themselves.
     pub fn logits(&self, normed: Tensor<3>) -> Tensor<3> {
+        self.logits_with(normed, self.settings.projection_split)
+    }
+
+    /// [`DecoderModel::logits`], the vocabulary slices only when `split` (an adapted model in
+    /// training keeps the head one product inside the autodiff graph).
+    pub(crate) fn logits_with(&self, normed: Tensor<3>, split: bool) -> Tensor<3> {
         let [b, s, d] = normed.dims();
         let vocab = self.config.vocab_size;
         // Columns `start..start + len` of the dense `[d, vocab]` head; None when it is packed.
@@ -211,7 +217,7 @@ impl DecoderModel {
             return self.softcapped(packed_forward(normed, parts));
         }
         let x = normed.reshape([b * s, d]);
-        let parts = if self.settings.projection_split && b * s < HEAD_SPLIT_ROWS {
+        let parts = if split && b * s < HEAD_SPLIT_ROWS {
             rayon::current_num_threads().clamp(1, vocab.max(1))
         } else {
             1
@@ -281,6 +287,7 @@ impl DecoderModel {
             blocks_at: (self.blocks.as_ptr() as usize, self.blocks.len()),
             split_projections: self.settings.projection_split && b * s >= PROJECTION_SPLIT_MIN_ROWS,
             host_swiglu: self.settings.projection_split,
+            adapters: None,
         }
     }
 }

@@ -17,7 +17,9 @@ mod block;
 mod context;
 mod input;
 pub(crate) mod linear;
+mod lora;
 pub(crate) mod norm;
+mod peft;
 mod settings;
 pub(crate) mod stacked;
 mod swiglu;
@@ -32,6 +34,11 @@ pub use context::{DecoderContext, LlamaContext};
 pub(crate) use decoder::Table;
 pub use decoder::{DecoderModel, LlamaModel};
 pub use input::{DecoderInput, LlamaInput};
+pub use lora::{
+    AdaptedModel, AdapterLayout, Adapters, LoraError, LoraPair, LoraSpec, LoraTarget, Site,
+    untie_order,
+};
+pub use peft::{ADAPTER_CONFIG, ADAPTER_WEIGHTS, FULL_DELTAS};
 pub use settings::{DEFAULT_QUERY_CHUNK, ExecSettings, HEAD_SPLIT_ROWS, PROJECTION_SPLIT_MIN_ROWS};
 pub use weight::WeightMode;
 
