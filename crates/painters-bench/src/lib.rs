@@ -19,5 +19,6 @@ pub mod report;
 pub mod requests;
 pub mod schedules;
 pub mod score;
+pub mod settings;
 pub mod sweep;
 pub mod tasks;

@@ -18,10 +18,13 @@ use serde_json::{Map, Value, json};
 use crate::batching::BatchOptions;
 use crate::eval::results::{TaskResult, results_json, samples_jsonl, summary_table};
 use crate::eval::task::{EvalError, EvalOptions, evaluate_task_resuming};
-use crate::io::{DocJournal, IoError, JournalError, check_writable, write_atomic};
+use crate::io::{
+    DocJournal, IoError, JournalError, check_folder_writable, check_writable, write_atomic,
+};
 use crate::lm::{LanguageModel, LlamaLm};
 use crate::models::{LoadError, ModelSource};
 use crate::schedules::{ScheduleSpec, ScheduleSpecError};
+use crate::settings::{SettingError, at_least_one, at_least_one_if_given};
 use crate::tasks::{self, Task};
 
 /// What to evaluate and where the results go. [`EvalRun::new`] gives the defaults of `painters
@@ -71,6 +74,9 @@ pub enum EvalRunError {
     /// A task failed (its data, a request, or the run was stopped as asked).
     #[error(transparent)]
     Eval(#[from] EvalError),
+    /// A setting that means nothing (checked before any work).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
 }
 
 /// What a run reports as it goes (for progress lines; the run itself prints nothing but progress
@@ -143,8 +149,9 @@ impl EvalRun {
         on_event: &mut dyn FnMut(&EvalEvent) -> ControlFlow<()>,
     ) -> Result<EvalOutcome, EvalRunError> {
         let started = Instant::now();
-        check_writable(&self.out).map_err(EvalRunError::Output)?;
+        self.check()?;
         let task_list = self.task_list()?;
+        self.check_outputs(&task_list)?;
         self.model.device()?;
         let path = self.model.local_path()?;
         let model = self.model.load_llama(&path)?;
@@ -154,6 +161,17 @@ impl EvalRun {
         let plan = Plan::compile(&schedule, layers, self.kv)?;
         let mut lm = LlamaLm::new(&model, &plan, &tokenizer);
         if let Some(n) = self.max_length {
+            let window = model.config().max_position_embeddings;
+            if n > window {
+                return Err(SettingError::new(
+                    "--max-length",
+                    n,
+                    format!(
+                        "exceeds the model's window of {window} tokens (max_position_embeddings)"
+                    ),
+                )
+                .into());
+            }
             lm = lm.with_max_length(n);
         }
         let stats = plan.stats();
@@ -211,6 +229,33 @@ impl EvalRun {
             results,
             json,
         })
+    }
+
+    /// The settings that can be checked before anything is read: counts of at least 1, a
+    /// schedule that runs blocks.
+    pub fn check(&self) -> Result<(), EvalRunError> {
+        at_least_one_if_given("--limit", self.limit, "documents per task")?;
+        at_least_one(
+            "--batch-size",
+            self.batch.batch_size,
+            "rows per forward pass",
+        )?;
+        at_least_one_if_given("--max-length", self.max_length, "tokens of the window")?;
+        self.schedule.check()?;
+        Ok(())
+    }
+
+    /// Every file the run will write can be written: `out`, the sample logs, the checkpoints'
+    /// folder (checked before the model loads, so that a run never fails after the work).
+    fn check_outputs(&self, task_list: &[Box<dyn Task>]) -> Result<(), EvalRunError> {
+        check_writable(&self.out).map_err(EvalRunError::Output)?;
+        if self.log_samples {
+            for task in task_list {
+                check_writable(&samples_path(&self.out, task.info().name))
+                    .map_err(EvalRunError::Output)?;
+            }
+        }
+        check_folder_writable(&checkpoint_dir(&self.out)).map_err(EvalRunError::Output)
     }
 
     /// Every task of the run, or the first unknown name.

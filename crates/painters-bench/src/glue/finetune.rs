@@ -19,6 +19,7 @@ use painters_bert::{BertError, BertForSequenceClassification, DropoutRng, to_hos
 use crate::glue::dataset::Dataset;
 use crate::glue::evaluate::predict;
 use crate::glue::optim::{self, linear_schedule};
+use crate::settings::{SettingError, at_least_one, positive_finite};
 
 /// Which parameters train.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,6 +80,17 @@ impl Default for FinetuneConfig {
             dropout: true,
             seed: 42,
         }
+    }
+}
+
+impl FinetuneConfig {
+    /// Refuse settings that mean nothing, naming the flag `painters glue` spells them with: a
+    /// learning rate that is not a positive finite number, a batch of 0 examples, a truncation
+    /// length of 0 tokens.
+    pub fn check(&self) -> Result<(), SettingError> {
+        positive_finite("--lr", self.learning_rate)?;
+        at_least_one("--batch-size", self.batch_size, "examples per step")?;
+        at_least_one("--max-length", self.max_length, "tokens per example")
     }
 }
 

@@ -10,12 +10,14 @@ use painters::{KvMode, LayerSchedule, Plan};
 use crate::analysis::{
     AnalysisError, AnalysisOptions, LayerAnalysis, SimilarityMode, analyze_llama, write_outputs,
 };
+use crate::io::{IoError, check_folder_writable};
 use crate::lm::{LlamaLm, LmError, TokenRequest};
 use crate::models::{LoadError, ModelSource};
 use crate::report::ReportError;
 use crate::report::layers::{LayerReportMeta, write_layer_report};
 use crate::requests::{Request, loglikelihood_tokens};
 use crate::schedules::{ScheduleSpec, ScheduleSpecError};
+use crate::settings::{SettingError, at_least_one};
 use crate::tasks::{self, DataError};
 
 /// One layer analysis.
@@ -76,6 +78,12 @@ pub enum LayersError {
     },
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// A setting that means nothing (checked before any work).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// `--out` cannot be written into (checked before any work).
+    #[error(transparent)]
+    Output(IoError),
 }
 
 /// What a finished analysis produced.
@@ -121,6 +129,10 @@ impl LayersRun {
     /// Analyse, write the outputs and the report; `say` gets the progress lines.
     pub fn execute(&self, say: &mut dyn FnMut(&str)) -> Result<LayersOutcome, LayersError> {
         let started = Instant::now();
+        at_least_one("--limit", self.limit, "documents")?;
+        at_least_one("--batch-size", self.batch_size, "rows per forward pass")?;
+        self.schedule.check()?;
+        check_folder_writable(&self.out).map_err(LayersError::Output)?;
         let modes = modes(&self.modes)?;
         if self.task != "lambada_openai" {
             return Err(LayersError::UnsupportedTask(self.task.clone()));
@@ -160,7 +172,7 @@ impl LayersRun {
         ));
 
         let options = AnalysisOptions {
-            batch_size: self.batch_size.max(1),
+            batch_size: self.batch_size,
             top_k: self.top_k,
             ..AnalysisOptions::default()
         };

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, json};
 
+use crate::io::check_folder_writable;
 use crate::sweep::error::SweepError;
 use crate::sweep::store::{Store, merge_stores};
 use crate::sweep::summary::NormConfig;
@@ -20,6 +21,8 @@ pub struct MergeReport {
 /// Join the result folders of `inputs` (shards of one sweep) into `out`: every result file copied
 /// (points of equal duplicates joined), then `results.json` and `results.csv` over all of them.
 pub fn merge(inputs: &[PathBuf], out: &Path, norm: &NormConfig) -> Result<MergeReport, SweepError> {
+    check_folder_writable(out)?;
+    check_folder_writable(&out.join("results"))?;
     let merged = merge_stores(inputs)?;
     let models: std::collections::BTreeSet<(String, Option<usize>, Option<String>)> = merged
         .records

@@ -9,8 +9,10 @@ use painters_bert::{BertError, BertTokenizer};
 
 use crate::batching::BatchOptions;
 use crate::glue::{FinetuneConfig, FinetuneMode, GlueTask};
+use crate::io::{IoError, check_folder_writable};
 use crate::lm::{ByteTokenizer, Tokenize};
 use crate::models::{LoadError, ModelSource};
+use crate::settings::{SettingError, at_least_one, at_least_one_if_given, positive_finite};
 use crate::sweep::error::SweepError;
 use crate::sweep::experiments::{Experiment, ExperimentOptions, SchedulePoint, sweep_points};
 use crate::sweep::glue::{
@@ -88,8 +90,12 @@ pub enum SweepRunError {
     DecoderOnly { flag: &'static str, model: String },
     #[error("--limit counts lm-eval documents; a GLUE sweep takes --eval-limit")]
     LimitOnGlue,
-    #[error("--batch-size must be at least 1")]
-    BatchSize,
+    /// A setting that means nothing (checked before any work).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// `--out` cannot be written into (checked before any work).
+    #[error(transparent)]
+    Output(IoError),
 }
 
 /// What a sweep reports as it goes.
@@ -168,6 +174,9 @@ impl SweepRun {
         &self,
         on_event: &mut dyn FnMut(&SweepEvent),
     ) -> Result<SweepOutcome, SweepRunError> {
+        self.check()?;
+        check_folder_writable(&self.out).map_err(SweepRunError::Output)?;
+        check_folder_writable(&self.out.join("results")).map_err(SweepRunError::Output)?;
         let experiments: Vec<Experiment> = self
             .experiments
             .iter()
@@ -211,7 +220,7 @@ impl SweepRun {
         let mut opts = SweepOptions::new(tasks, self.out.clone());
         opts.limit = self.limit;
         opts.batch = BatchOptions {
-            batch_size: self.batch_size.unwrap_or(16).max(1),
+            batch_size: self.batch_size.unwrap_or(16),
             min_saved_tokens: if self.no_shared_prefix {
                 None
             } else {
@@ -222,7 +231,7 @@ impl SweepRun {
         opts.data_dir = self.data_dir.clone();
         opts.shard = shard;
         opts.prefix_reuse = !self.no_prefix_reuse;
-        opts.group_size = self.group_size.unwrap_or(opts.group_size).max(1);
+        opts.group_size = self.group_size.unwrap_or(opts.group_size);
         opts.progress = self.progress;
         opts.verbose = !self.progress;
         opts.norm = norm;
@@ -255,6 +264,38 @@ impl SweepRun {
             shard,
         };
         Ok(finished(outcome, true, on_event))
+    }
+
+    /// The settings that can be checked before anything is read: counts of at least 1, a
+    /// learning rate that is a positive number.
+    pub fn check(&self) -> Result<(), SweepRunError> {
+        at_least_one_if_given("--limit", self.limit, "documents per task")?;
+        at_least_one_if_given(
+            "--batch-size",
+            self.batch_size,
+            "rows or examples per batch",
+        )?;
+        at_least_one_if_given("--group-size", self.group_size, "schedules per group")?;
+        let o = &self.experiment_options;
+        at_least_one("--seeds", o.seeds, "seeds of the random experiment")?;
+        at_least_one(
+            "--max-loops",
+            o.max_loops,
+            "loop counts of the grid experiment",
+        )?;
+        at_least_one(
+            "--loops",
+            o.loops,
+            "loops of the looped_parallel experiment",
+        )?;
+        let g = &self.glue;
+        at_least_one_if_given("--train-limit", g.train_limit, "training examples")?;
+        at_least_one_if_given("--eval-limit", g.eval_limit, "dev examples")?;
+        if let Some(lr) = g.lr {
+            positive_finite("--lr", lr)?;
+        }
+        at_least_one_if_given("--max-length", g.max_length, "tokens per example")?;
+        Ok(())
     }
 
     /// The first GLUE-only setting given (they mean nothing for a Llama model).
@@ -330,9 +371,6 @@ impl SweepRun {
                 flag,
                 model: path.display().to_string(),
             });
-        }
-        if self.batch_size == Some(0) {
-            return Err(SweepRunError::BatchSize);
         }
         self.model.device()?;
         let bert = self.model.load_bert(&path)?;

@@ -67,6 +67,9 @@ fn run_error(e: BenchError) -> CliError {
             "--model takes a HF checkpoint folder or a .gguf file (scripts/fetch-models.sh fetches the default)",
         ),
         BenchError::Schedule(e) => e.into(),
+        e @ BenchError::Write { .. } => {
+            CliError::new(e).with_hint("--json must be a file in an existing, writable folder")
+        }
         other => CliError::new(other),
     }
 }

@@ -8,7 +8,7 @@ use painters_bench::eval::{GlueRun, GlueRunError};
 use painters_bench::glue::{FinetuneConfig, GlueTask};
 
 use crate::args::{Mode, ModelArgs, ScheduleArgs};
-use crate::error::{CliError, OUT_FILE_HINT, bert_error, load_error};
+use crate::error::{CliError, bert_error, load_error, setting_error};
 
 #[derive(clap::Args)]
 #[command(after_help = include_str!("help/glue.txt"))]
@@ -69,7 +69,9 @@ pub struct Args {
 
 fn run_error(e: GlueRunError, data_dir: &std::path::Path) -> CliError {
     match e {
-        GlueRunError::Output(e) => CliError::new(e).with_hint(OUT_FILE_HINT),
+        GlueRunError::Output(e) => CliError::new(e).with_hint(
+            "--out must be a file in an existing, writable folder; --save a folder that can be created",
+        ),
         GlueRunError::UnknownTask(name) => CliError::new(format!("unknown GLUE task `{name}`"))
             .with_hint("one of cola, mrpc, qnli, rte, sst2, stsb, wnli"),
         GlueRunError::Split {
@@ -98,7 +100,7 @@ fn run_error(e: GlueRunError, data_dir: &std::path::Path) -> CliError {
         GlueRunError::Write(e) => {
             CliError::new(e).with_hint("check that the --out folder exists and is writable")
         }
-        e @ GlueRunError::BatchSize => CliError::new(e),
+        GlueRunError::Setting(e) => setting_error(e),
     }
 }
 

@@ -8,7 +8,7 @@ use painters_bench::jobs::{LayersError, LayersRun};
 use painters_bench::tasks;
 
 use crate::args::{DataArgs, ModelArgs, ScheduleArgs, command_line};
-use crate::error::{CliError, DATA_HINT, LLAMA_MODEL_HINT, load_error};
+use crate::error::{CliError, DATA_HINT, LLAMA_MODEL_HINT, load_error, setting_error};
 
 #[derive(clap::Args)]
 #[command(after_help = include_str!("help/layers.txt"))]
@@ -33,7 +33,7 @@ pub struct Args {
     #[command(flatten)]
     schedule: ScheduleArgs,
     /// Seed of the random preset.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: i128,
     #[command(flatten)]
     data: DataArgs,
@@ -60,6 +60,9 @@ fn run_error(e: LayersError) -> CliError {
         LayersError::Plan(e) => e.into(),
         e @ LayersError::Data(_) => CliError::new(e).with_hint(DATA_HINT),
         e @ LayersError::NoDocuments => CliError::new(e).with_hint("check --limit"),
+        LayersError::Setting(e) => setting_error(e),
+        LayersError::Output(e) => CliError::new(e)
+            .with_hint("--out is a folder: an existing one or one that can be created"),
         other => CliError::new(other),
     }
 }
