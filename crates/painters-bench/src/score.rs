@@ -12,6 +12,17 @@
 
 use regex::Regex;
 
+/// The version of everything that turns a model's outputs into a task's scores: the tasks'
+/// prompts and documents, lm-eval's tokenization rules ([`crate::requests`], [`crate::lm`]),
+/// batching, metrics and their aggregation. It is part of every stored result's key and every
+/// checkpoint's, so a result computed by other scoring code is never reused.
+///
+/// **Bump it with any change that can change a score**; `tests/tasks.rs`
+/// (`scoring_output_changes_only_with_the_scoring_version`) pins the digest of the scores of a
+/// fixed stand-in model on fixed documents per version, and fails when they change while this
+/// number does not.
+pub const SCORING_VERSION: u32 = 1;
+
 /// How per-document values become one number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aggregation {
