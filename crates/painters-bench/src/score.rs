@@ -21,7 +21,12 @@ use regex::Regex;
 /// (`scoring_output_changes_only_with_the_scoring_version`) pins the digest of the scores of a
 /// fixed stand-in model on fixed documents per version, and fails when they change while this
 /// number does not.
-pub const SCORING_VERSION: u32 = 1;
+///
+/// | version | change |
+/// |---|---|
+/// | 1 | the harness as first keyed (every result before this constant existed) |
+/// | 2 | Gemma 2/3: request texts encoded with BOS, as lm-eval's `HFLM` does for Gemma models |
+pub const SCORING_VERSION: u32 = 2;
 
 /// How per-document values become one number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

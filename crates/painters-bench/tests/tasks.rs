@@ -558,36 +558,68 @@ fn scoring_digest(special_tokens: bool) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `(SCORING_VERSION, digest without special tokens, digest with BOS)`: what each version of the
-/// scoring code computes on the fixture. A change that moves either digest is a change of scores:
-/// bump `SCORING_VERSION` (src/score.rs) and add its line here, so that results computed by the
-/// old code are never reused as if they were the new code's.
-const SCORING_DIGESTS: &[(u32, &str, &str)] = &[(
-    1,
-    "73cc5cabff90205c0424cd32bc86ebfd726d4b373d3f89a25ddc0a0939e4bbb5",
-    "16b075a4c20827e58c3f131af9d72e202eb5d6a1400c884a783b156e42a4e860",
-)];
+/// The model families whose request texts are encoded with the tokenizer's special tokens
+/// ([`TextEncoding::for_family`]), by HF `model_type`.
+fn families_with_special_tokens() -> String {
+    painters_llama::Family::MODEL_TYPES
+        .iter()
+        .filter(|t| {
+            painters_llama::Family::from_model_type(t)
+                .is_some_and(|f| TextEncoding::for_family(f).special_tokens)
+        })
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `(SCORING_VERSION, digest without special tokens, digest with BOS, the families encoded with
+/// special tokens)`: what each version of the scoring code computes on the fixture, and for which
+/// models. A change that moves any of them is a change of scores: bump `SCORING_VERSION`
+/// (src/score.rs) and add its line here, so that results computed by the old code are never
+/// reused as if they were the new code's.
+///
+/// Version 2 encodes Gemma's request texts with BOS, as lm-eval does; every other model scores as
+/// in version 1 (the digests without and with special tokens did not move).
+const SCORING_DIGESTS: &[(u32, &str, &str, &str)] = &[
+    (
+        1,
+        "73cc5cabff90205c0424cd32bc86ebfd726d4b373d3f89a25ddc0a0939e4bbb5",
+        "16b075a4c20827e58c3f131af9d72e202eb5d6a1400c884a783b156e42a4e860",
+        "",
+    ),
+    (
+        2,
+        "73cc5cabff90205c0424cd32bc86ebfd726d4b373d3f89a25ddc0a0939e4bbb5",
+        "16b075a4c20827e58c3f131af9d72e202eb5d6a1400c884a783b156e42a4e860",
+        "gemma2,gemma3_text",
+    ),
+];
 
 #[test]
 fn scoring_output_changes_only_with_the_scoring_version() {
-    let now = (scoring_digest(false), scoring_digest(true));
+    let now = (
+        scoring_digest(false),
+        scoring_digest(true),
+        families_with_special_tokens(),
+    );
     let known = SCORING_DIGESTS
         .iter()
-        .find(|(v, _, _)| *v == SCORING_VERSION)
-        .map(|(_, plain, bos)| (plain.to_string(), bos.to_string()));
+        .find(|(v, ..)| *v == SCORING_VERSION)
+        .map(|(_, plain, bos, families)| {
+            (plain.to_string(), bos.to_string(), families.to_string())
+        });
     assert_eq!(
         known.as_ref(),
         Some(&now),
-        "the scoring output of version {SCORING_VERSION} is ({:?}, {:?}); if the scoring code \
-         changed on purpose, bump SCORING_VERSION in src/score.rs and add \
-         ({}, \"{}\", \"{}\") to SCORING_DIGESTS",
-        now.0,
-        now.1,
+        "the scoring output of version {SCORING_VERSION} changed; if the scoring code changed on \
+         purpose, bump SCORING_VERSION in src/score.rs and add ({}, {:?}, {:?}, {:?}) to \
+         SCORING_DIGESTS",
         SCORING_VERSION + u32::from(known.is_some()),
         now.0,
-        now.1
+        now.1,
+        now.2
     );
-    let last = SCORING_DIGESTS.iter().map(|(v, _, _)| *v).max();
+    let last = SCORING_DIGESTS.iter().map(|(v, ..)| *v).max();
     assert_eq!(
         last,
         Some(SCORING_VERSION),

@@ -101,9 +101,8 @@ pub struct TextEncoding {
 impl TextEncoding {
     /// What lm-eval does for a model of `family`.
     pub fn for_family(family: Family) -> Self {
-        let _ = family;
         TextEncoding {
-            special_tokens: false,
+            special_tokens: matches!(family, Family::Gemma2 | Family::Gemma3),
         }
     }
 
@@ -140,6 +139,8 @@ pub trait LanguageModel {
     fn max_length(&self) -> usize;
     /// The token lm-eval puts before a text that has no context of its own.
     fn prefix_token(&self) -> u32;
+    /// `text` as lm-eval's `tok_encode` encodes it for this model: with special tokens only where
+    /// lm-eval adds them ([`TextEncoding`]).
     fn encode(&self, text: &str) -> Result<Vec<u32>, LmError>;
     fn decode(&self, ids: &[u32]) -> Result<String, LmError>;
     /// Score requests that fit the window ([`TokenRequest::input_len`] ≤ [`Self::max_length`]),
