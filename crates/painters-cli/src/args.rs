@@ -8,6 +8,7 @@ use painters::KvMode;
 use painters_bench::glue::FinetuneMode;
 use painters_bench::models::ModelSource;
 use painters_bench::schedules::{Preset, ScheduleSpec};
+use painters_llama::WeightMode;
 
 /// `--model` and `--device`: what every command that runs a model takes.
 #[derive(clap::Args, Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct ModelArgs {
     /// Compute device: cpu, wgpu, cuda[:N] (as this build's features allow).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    #[command(flatten)]
+    pub weights: WeightsArgs,
 }
 
 impl ModelArgs {
@@ -29,8 +32,24 @@ impl ModelArgs {
             model: self.model.clone(),
             device: self.device.clone(),
             progress,
+            weights: self.weights.weights,
         }
     }
+}
+
+/// `--weights`: how a decoder's matrices are stored.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WeightsArgs {
+    /// How the model's matrices are stored: f32 (every matrix expanded to f32: the exact path),
+    /// f16 or bf16 (half precision on the host), native (as the file stores them, e.g. a GGUF's
+    /// Q4_1 blocks; quantised products, approximate). Recorded in results and part of every result
+    /// key. The packed modes need --device cpu; BERT models take f32 only.
+    #[arg(long, default_value = "f32", value_parser = parse_weights)]
+    pub weights: WeightMode,
+}
+
+fn parse_weights(s: &str) -> Result<WeightMode, String> {
+    s.parse()
 }
 
 /// `--device` alone, for commands whose models come from elsewhere (a fixture manifest).

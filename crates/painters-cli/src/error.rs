@@ -138,6 +138,8 @@ pub fn load_error(e: LoadError, llama_hint: &str) -> CliError {
         }
         LoadError::Bert(b) => bert_error(b),
         LoadError::Hash(h) => CliError::new(h),
+        e @ LoadError::WeightsOnBert(_) => CliError::new(e)
+            .with_hint("--weights f16, bf16 and native apply to decoders (Llama, Gemma, …)"),
     }
 }
 

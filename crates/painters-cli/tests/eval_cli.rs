@@ -307,3 +307,55 @@ fn eval_killed_mid_task_resumes_from_its_last_document() {
         std::fs::read_to_string(dir.join("fresh_samples_lambada_openai.jsonl")).unwrap();
     assert_eq!(samples, fresh_samples);
 }
+
+/// Issue 23: `--weights` is carried to the model loader, recorded in the results file beside the
+/// scoring version and each task's data digest, and part of the checkpoints' key; BERT refuses
+/// anything but f32 before loading.
+#[test]
+fn eval_records_the_weight_mode_scoring_version_and_data() {
+    let dir = scratch("weights");
+    let model = smollm2();
+    let run = |weights: &str, name: &str| -> Value {
+        let out = dir.join(name);
+        let (ok, _, err) = painters(&[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--tasks",
+            "arc_easy",
+            "--limit",
+            "3",
+            "--weights",
+            weights,
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+    };
+    let exact = run("f32", "f32.json");
+    let native = run("native", "native.json");
+    assert_eq!(exact["config"]["weights"], "f32");
+    assert_eq!(native["config"]["weights"], "native");
+    assert_eq!(
+        exact["config"]["scoring_version"],
+        painters_bench::score::SCORING_VERSION
+    );
+    let data = exact["data_sha256"]["arc_easy"].as_str().unwrap();
+    assert_eq!(data.len(), 64);
+    assert_eq!(native["data_sha256"]["arc_easy"], data);
+
+    let (ok, _, err) = painters(&[
+        "glue",
+        "--model",
+        common::minilm().to_str().unwrap(),
+        "--task",
+        "rte",
+        "--weights",
+        "bf16",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("--weights bf16"), "{err}");
+    assert!(err.contains("f32 only"), "{err}");
+}

@@ -14,13 +14,14 @@ use painters_bench::batching::BatchOptions;
 use painters_bench::eval::{EvalOptions, evaluate_task};
 use painters_bench::lm::{ByteTokenizer, LlamaLm};
 use painters_bench::models;
+use painters_bench::score::SCORING_VERSION;
 use painters_bench::sweep::summary::{NormConfig, normalized_median};
 use painters_bench::sweep::{
     Experiment, ExperimentOptions, ResultKey, SchedulePoint, Store, SweepError, SweepModel,
-    SweepOptions, merge, run_sweep, sweep_points,
+    SweepOptions, merge, run_sweep, scoring_settings, sweep_points,
 };
 use painters_bench::tasks;
-use painters_llama::LlamaModel;
+use painters_llama::{LlamaModel, WeightMode};
 use serde_json::Value;
 
 fn tiny_dir() -> PathBuf {
@@ -328,6 +329,9 @@ fn prefix_reuse_changes_no_number_and_saves_the_counted_blocks() {
                 limit: None,
                 seed: p.seed,
                 finetune: None,
+                data: t.load(&data, None).unwrap().digest(&t.info()),
+                settings: scoring_settings(WeightMode::F32, &opts.batch),
+                scoring: SCORING_VERSION,
             };
             let painters_bench::sweep::Lookup::Valid(rec) = store.lookup(&key) else {
                 panic!("{} on {task} missing", p.label)
@@ -626,6 +630,12 @@ fn results_of_other_data_or_settings_are_recomputed_never_reused() {
     std::fs::write(&lam, text.replacen("the ", "a ", 1)).unwrap();
     let changed = run_sweep(&sm, &pts, &opts).unwrap();
     assert_eq!((changed.computed, changed.skipped), (per_task, per_task));
+    assert_eq!(
+        changed.not_reused, per_task,
+        "the old lambada results are set aside, said so"
+    );
+    assert_ne!(changed.data["lambada_openai"], first.data["lambada_openai"]);
+    assert_eq!(changed.data["arc_easy"], first.data["arc_easy"]);
     let rerun = run_sweep(&sm, &pts, &opts).unwrap();
     assert_eq!(rerun.computed, 0, "the recomputed results are found again");
 

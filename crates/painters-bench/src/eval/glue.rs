@@ -131,6 +131,7 @@ impl GlueRun {
     pub fn execute(&self, say: &mut dyn FnMut(&str)) -> Result<Value, GlueRunError> {
         let cfg = &self.config;
         cfg.check()?;
+        self.model.check_bert_weights()?;
         at_least_one_if_given("--train-limit", self.train_limit, "training examples")?;
         at_least_one_if_given("--eval-limit", self.eval_limit, "dev examples")?;
         self.schedule.check()?;

@@ -15,7 +15,7 @@ use crate::lm::LanguageModel;
 use crate::lm::LmError;
 use crate::requests::Response;
 use crate::score::{Item, aggregate};
-use crate::tasks::{DataError, Doc, Gold, Outcome, Task};
+use crate::tasks::{DataError, Doc, Loaded, Outcome, Task};
 
 /// Options of an evaluation run.
 #[derive(Clone, Debug, Default)]
@@ -67,20 +67,11 @@ fn progress_bar(name: &str, len: usize, show: bool) -> ProgressBar {
     pb
 }
 
-fn gold_json(g: &Gold) -> Value {
-    match g {
-        Gold::Choice { index, .. } => json!(index),
-        Gold::Continuation => Value::Null,
-        Gold::Answer(a) => json!(a),
-        Gold::Counts { words, bytes } => json!({"words": words, "bytes": bytes}),
-    }
-}
-
 fn sample_record(doc: &Doc, responses: &[Response], outcome: &Outcome) -> Value {
     let mut rec = json!({
         "doc_id": doc.id,
         "doc": doc.fields,
-        "target": gold_json(&doc.gold),
+        "target": doc.gold.to_json(),
         "arguments": doc.requests,
         "resps": responses,
         "filtered_resps": outcome.filtered,
@@ -153,11 +144,24 @@ pub fn evaluate_task_resuming(
     task: &dyn Task,
     data_dir: &Path,
     opts: &EvalOptions,
+    journal: Option<&mut DocJournal>,
+    on_doc: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Result<TaskResult, EvalError> {
+    let loaded = task.load(data_dir, opts.limit)?;
+    evaluate_loaded(lm, task, &loaded, opts, journal, on_doc)
+}
+
+/// [`evaluate_task_resuming`] of documents already read (`loaded`, e.g. to key a journal by their
+/// [`digest`](Loaded::digest) first); `opts.limit` was applied when they were read.
+pub fn evaluate_loaded(
+    lm: &dyn LanguageModel,
+    task: &dyn Task,
+    loaded: &Loaded,
+    opts: &EvalOptions,
     mut journal: Option<&mut DocJournal>,
     on_doc: &mut dyn FnMut(usize) -> ControlFlow<()>,
 ) -> Result<TaskResult, EvalError> {
     let info = task.info();
-    let loaded = task.load(data_dir, opts.limit)?;
     let start = Instant::now();
     let mut answered: Vec<Option<Vec<Response>>> = match journal.as_deref() {
         Some(j) => loaded
@@ -251,8 +255,9 @@ pub fn evaluate_task_resuming(
         Vec::new()
     };
     Ok(TaskResult {
+        data_sha256: loaded.digest(&info),
         info,
-        data_path: loaded.path,
+        data_path: loaded.path.clone(),
         n_original: loaded.total,
         n_effective: loaded.docs.len(),
         metrics,

@@ -53,11 +53,16 @@ pub mod work;
 pub use error::SweepError;
 pub use experiments::{Experiment, ExperimentOptions, SchedulePoint, sweep_points};
 pub use glue::{FinetuneSettings, GlueSweepModel, GlueSweepOptions, glue_task, run_glue_sweep};
-pub use lm::{SweepModel, SweepOptions, lm_task, reuse_json, reuse_line, run_sweep};
+pub use lm::{
+    SweepModel, SweepOptions, lm_task, reuse_json, reuse_line, run_sweep, scoring_settings,
+};
 pub use merge::{MergeReport, merge};
 pub use prefix::{MemberLm, PrefixGroup, ReuseStats};
 pub use run::{SweepEvent, SweepOutcome, SweepRun, SweepRunError, SweepSettings};
-pub use store::{Lookup, Merged, PointMeta, Record, ResultKey, Scanned, Store, merge_stores};
+pub use store::{
+    Lookup, Merged, OLD_RECORD_FORMAT, PointMeta, RECORD_FORMAT, Record, ResultKey, Scanned, Store,
+    merge_stores,
+};
 pub use summary::{NormConfig, NormFlagError, TaskNorm};
 pub use table::{Entry, combined_csv, combined_json, sort_entries, write_combined};
 pub use work::{Shard, SweepReport};

@@ -372,6 +372,8 @@ impl SweepRun {
                 model: path.display().to_string(),
             });
         }
+        self.model.check_bert_weights()?;
+        self.finetune_settings().config.check()?;
         self.model.device()?;
         let bert = self.model.load_bert(&path)?;
         let config = bert.config().clone();

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use crate::sweep::error::SweepError;
 use crate::sweep::experiments::SchedulePoint;
 use crate::sweep::prefix::ReuseStats;
-use crate::sweep::store::{Lookup, PointMeta, Record, ResultKey, Store};
+use crate::sweep::store::{Lookup, OLD_RECORD_FORMAT, PointMeta, Record, ResultKey, Store};
 use crate::sweep::table::Entry;
 
 /// `--shard i/n`: this process does the work units k with `k mod n == i`.
@@ -74,6 +74,13 @@ pub struct SweepReport {
     pub present: usize,
     /// Block applications saved by prefix reuse (decoder sweeps).
     pub reuse: ReuseStats,
+    /// Stored results of this shard's schedules and tasks made under another key (other data,
+    /// settings, scoring code, or an older file format): set aside, recomputed.
+    pub not_reused: usize,
+    /// The settings part of this sweep's keys ([`ResultKey::settings`]).
+    pub settings: String,
+    /// Each task's data digest ([`ResultKey::data`]), by task name.
+    pub data: BTreeMap<String, String>,
     pub seconds: f64,
 }
 
@@ -202,6 +209,7 @@ pub fn drive(
     // This shard's units and, per unit, the members still to compute.
     let mut report = SweepReport::default();
     let mut todo: Vec<(usize, Vec<&Item>)> = Vec::new();
+    let mut missing: BTreeMap<(String, String, Option<i64>), ResultKey> = BTreeMap::new();
     let mut unit = 0;
     for t in 0..sweeper.task_count() {
         for g in &groups {
@@ -214,6 +222,7 @@ pub fn drive(
                 let k = sweeper.key(&item.text, item.seed, t);
                 if needs_compute(&store, &k, item, points, &mut report)? {
                     pending.push(item);
+                    missing.insert((k.schedule.clone(), k.task.clone(), k.seed), k);
                 }
             }
             if !pending.is_empty() {
@@ -221,6 +230,7 @@ pub fn drive(
             }
         }
     }
+    report.not_reused = not_reused(&store, &missing)?;
     sweeper.prepare(&todo)?;
 
     let pb = progress_bar(report.owned, ctl.progress);
@@ -288,6 +298,7 @@ pub fn sweep_section(
     put("computed", json!(report.computed));
     put("skipped", json!(report.skipped));
     put("redone", json!(report.redone));
+    put("not_reused", json!(report.not_reused));
     for (k, v) in settings {
         put(k, v.clone());
     }
@@ -355,6 +366,49 @@ fn needs_compute(
         }
         Lookup::Missing => Ok(true),
     }
+}
+
+/// Stored results of the `missing` results' schedules and tasks under other keys, and result
+/// files of an older format: never reused. Says so on stderr (how many, and which parts of the
+/// key differ), and returns how many there are.
+fn not_reused(
+    store: &Store,
+    missing: &BTreeMap<(String, String, Option<i64>), ResultKey>,
+) -> Result<usize, SweepError> {
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let (mut other, mut old) = (0, 0);
+    let mut fields = std::collections::BTreeSet::new();
+    for (_, rec) in store.scan()? {
+        match rec {
+            Ok(r) => {
+                let at = (r.key.schedule.clone(), r.key.task.clone(), r.key.seed);
+                if let Some(want) = missing.get(&at) {
+                    other += 1;
+                    fields.extend(want.differences(&r.key));
+                }
+            }
+            Err(why) if why.contains(OLD_RECORD_FORMAT) => old += 1,
+            Err(_) => {}
+        }
+    }
+    if other > 0 {
+        let fields: Vec<&str> = fields.into_iter().collect();
+        eprintln!(
+            "note: {other} stored results of these schedules and tasks were computed with other {} \
+             than this run's; they are kept, not reused: this run computes its own",
+            fields.join(", ")
+        );
+    }
+    if old > 0 {
+        eprintln!(
+            "note: {old} result files in {} were written by an older painters ({OLD_RECORD_FORMAT}) \
+             and are not reused; delete them once this sweep is done",
+            store.dir().display()
+        );
+    }
+    Ok(other + old)
 }
 
 fn progress_bar(len: usize, show: bool) -> ProgressBar {
