@@ -211,6 +211,9 @@ fn sweep_error(e: SweepError) -> CliError {
         SweepError::GlueData { .. } => "each task needs --data-dir/glue-<task>/train.jsonl and dev.jsonl (or .jsonl.gz); QNLI has no train split offline (data/glue-qnli/README.md); see docs/glue.md".into(),
         SweepError::Finetune { .. } => "see docs/glue.md; `painters glue` runs one schedule on one task with the same settings".into(),
         SweepError::BadShard(_) => "e.g. --shard 0/4 … --shard 3/4".into(),
+        SweepError::TooManyPoints { .. } => {
+            "check --max-loops and --seeds; --max-points N raises the limit if you mean it".into()
+        }
         SweepError::Eval { .. } => DATA_HINT.into(),
         SweepError::InvalidRecord { .. } | SweepError::Io { .. } => {
             "check that --out is writable and not shared with a different sweep".into()

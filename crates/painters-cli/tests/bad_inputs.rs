@@ -565,6 +565,28 @@ fn nonsense_values_are_refused_up_front() {
         ],
         &["--lr inf", "positive"],
     );
+    // Issue 23, item 2: a sweep of 10⁹ points is refused with its count, before the model loads.
+    fails(
+        "a sweep of a billion points",
+        &[
+            "sweep",
+            "--model",
+            s(&smollm2()),
+            "--experiment",
+            "grid",
+            "--max-loops",
+            "1000000000",
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&sweep_out),
+        ],
+        &[
+            "15000000001 schedule points",
+            "at most 10000",
+            "--max-points",
+        ],
+    );
     // A negative seed is a value, not an unknown flag: the run gets as far as the model.
     eval_fails(
         "--seed -1 is read as a value",

@@ -98,6 +98,7 @@ fn points(exps: &[Experiment], seeds: usize, max_loops: usize) -> Vec<SchedulePo
         seeds,
         max_loops,
         loops: 3,
+        ..ExperimentOptions::default()
     };
     sweep_points(exps, 6, &opts).unwrap()
 }

@@ -51,7 +51,9 @@ pub mod table;
 pub mod work;
 
 pub use error::SweepError;
-pub use experiments::{Experiment, ExperimentOptions, SchedulePoint, sweep_points};
+pub use experiments::{
+    Experiment, ExperimentOptions, MAX_POINTS, SchedulePoint, count_points, sweep_points,
+};
 pub use glue::{FinetuneSettings, GlueSweepModel, GlueSweepOptions, glue_task, run_glue_sweep};
 pub use lm::{
     SweepModel, SweepOptions, lm_task, reuse_json, reuse_line, run_sweep, scoring_settings,

@@ -5,14 +5,14 @@
 
 use std::path::PathBuf;
 
-use painters_bert::{BertError, BertTokenizer};
+use painters_bert::{BertConfig, BertError, BertTokenizer};
 
 use crate::batching::BatchOptions;
 use crate::glue::{FinetuneConfig, FinetuneMode, GlueTask};
 use crate::io::{IoError, check_folder_writable};
 use crate::lm::{ByteTokenizer, Tokenize};
 use crate::models::{LoadError, ModelSource};
-use crate::settings::{SettingError, at_least_one, at_least_one_if_given, positive_finite};
+use crate::settings::{SettingError, at_least_one_if_given, positive_finite};
 use crate::sweep::error::SweepError;
 use crate::sweep::experiments::{Experiment, ExperimentOptions, SchedulePoint, sweep_points};
 use crate::sweep::glue::{
@@ -206,6 +206,10 @@ impl SweepRun {
             });
         }
         let norm = NormConfig::with_flags(&tasks, &self.floors, &self.norm_metrics)?;
+        // The points are counted (and built) from the config alone, before the weights load: a
+        // sweep over --max-points is refused at once.
+        let layers = ModelSource::decoder_config(&path)?.num_hidden_layers;
+        let points = sweep_points(&experiments, layers, &self.experiment_options)?;
         let model = self.model.load_llama(&path)?;
         let text_tokenizer;
         let tokenizer: &dyn Tokenize = if self.byte_tokenizer {
@@ -215,8 +219,6 @@ impl SweepRun {
             &text_tokenizer
         };
         let sha256 = ModelSource::sha256(&path)?;
-        let layers = model.num_blocks();
-        let points = sweep_points(&experiments, layers, &self.experiment_options)?;
         let mut opts = SweepOptions::new(tasks, self.out.clone());
         opts.limit = self.limit;
         opts.batch = BatchOptions {
@@ -276,18 +278,6 @@ impl SweepRun {
             "rows or examples per batch",
         )?;
         at_least_one_if_given("--group-size", self.group_size, "schedules per group")?;
-        let o = &self.experiment_options;
-        at_least_one("--seeds", o.seeds, "seeds of the random experiment")?;
-        at_least_one(
-            "--max-loops",
-            o.max_loops,
-            "loop counts of the grid experiment",
-        )?;
-        at_least_one(
-            "--loops",
-            o.loops,
-            "loops of the looped_parallel experiment",
-        )?;
         let g = &self.glue;
         at_least_one_if_given("--train-limit", g.train_limit, "training examples")?;
         at_least_one_if_given("--eval-limit", g.eval_limit, "dev examples")?;
@@ -375,15 +365,17 @@ impl SweepRun {
         self.model.check_bert_weights()?;
         self.finetune_settings().config.check()?;
         self.model.device()?;
+        let layers = BertConfig::from_file(&path)
+            .map_err(BertError::from)?
+            .num_hidden_layers;
+        let points: Vec<SchedulePoint> =
+            sweep_points(experiments, layers, &self.experiment_options)?;
         let bert = self.model.load_bert(&path)?;
         let config = bert.config().clone();
         let settings = self.finetune_settings();
         let tokenizer = BertTokenizer::for_model(&path, &config)?
             .with_max_length(settings.config.max_length)?;
         let sha256 = ModelSource::sha256(&path)?;
-        let layers = config.num_hidden_layers;
-        let points: Vec<SchedulePoint> =
-            sweep_points(experiments, layers, &self.experiment_options)?;
         let mut opts = GlueSweepOptions::new(tasks, self.out.clone());
         opts.settings = settings;
         opts.eval_limit = self.glue.eval_limit;

@@ -43,6 +43,10 @@ pub struct Args {
     /// Loop count of the looped_parallel experiment (the paper's "3X").
     #[arg(long, default_value_t = 3)]
     loops: usize,
+    /// The most schedule points the sweep may have; a larger sweep is refused (counted before
+    /// anything is built or loaded).
+    #[arg(long, default_value_t = painters_bench::sweep::MAX_POINTS)]
+    max_points: usize,
     /// Run only shard i of n (i counted from 0): every n-th (task, schedule group) unit.
     #[arg(long)]
     shard: Option<String>,
@@ -171,6 +175,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 seeds: args.seeds,
                 max_loops: args.max_loops,
                 loops: args.loops,
+                max_points: args.max_points,
             },
             limit: args.limit,
             batch_size: args.batch_size,
