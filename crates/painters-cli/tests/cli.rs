@@ -194,3 +194,141 @@ fn bench_prints_the_table_and_json() {
     assert!(!ok);
     assert!(err.contains("unknown schedule `nope`"), "{err}");
 }
+
+/// Run the binary from the repository root with progress lines every 50 ms; (success, stderr).
+fn with_progress_lines(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_painters"))
+        .current_dir(common::root())
+        .env("PAINTERS_PROGRESS_SECONDS", "0.05")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The progress lines of `label` in `stderr` (`label: done/total unit (p%), rate, ETA …`).
+fn progress_lines<'a>(stderr: &'a str, label: &str, unit: &str) -> Vec<&'a str> {
+    stderr
+        .lines()
+        .filter(|l| {
+            l.starts_with(&format!("{label}: "))
+                && l.contains(&format!(" {unit} ("))
+                && l.contains(&format!("{unit}/s"))
+                && l.contains("ETA")
+        })
+        .collect()
+}
+
+/// Issue 23, item 7: without a terminal (here stderr is a pipe), every long-running command prints
+/// a progress line at a steady interval: done/total, rate and ETA.
+#[test]
+fn long_commands_print_steady_progress_lines_without_a_terminal() {
+    let dir = common::scratch("progress");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let smollm2 = s(&common::smollm2());
+    let (ok, err) = with_progress_lines(&[
+        "eval",
+        "--model",
+        &smollm2,
+        "--tasks",
+        "arc_easy",
+        "--limit",
+        "12",
+        "--batch-size",
+        "2",
+        "--out",
+        &s(&dir.join("r.json")),
+    ]);
+    assert!(ok, "{err}");
+    let lines = progress_lines(&err, "arc_easy", "docs");
+    assert!(lines.len() >= 2, "{err}");
+    assert!(lines.iter().any(|l| l.contains("/12 docs")), "{err}");
+
+    let (ok, err) = with_progress_lines(&[
+        "layers",
+        "--model",
+        &smollm2,
+        "--limit",
+        "8",
+        "--batch-size",
+        "1",
+        "--top-k",
+        "0",
+        "--mode",
+        "paper",
+        "--out",
+        &s(&dir.join("layers")),
+    ]);
+    assert!(ok, "{err}");
+    assert!(!progress_lines(&err, "layers", "docs").is_empty(), "{err}");
+
+    // A sweep of the tiny fixture Llama (one token per byte) on a small lambada file.
+    let data = dir.join("data");
+    std::fs::create_dir_all(data.join("lambada_openai")).unwrap();
+    let docs: String = (0..6)
+        .map(|i| format!("{{\"text\": \"the cat {i} sat on the mat by the door\"}}\n"))
+        .collect();
+    std::fs::write(data.join("lambada_openai/test.jsonl"), docs).unwrap();
+    let tiny = s(&common::root().join("tests/fixtures/models/tiny-llama"));
+    let (ok, err) = with_progress_lines(&[
+        "sweep",
+        "--model",
+        &tiny,
+        "--byte-tokenizer",
+        "--experiment",
+        "skip_one",
+        "--tasks",
+        "lambada_openai",
+        "--no-prefix-reuse",
+        "--batch-size",
+        "1",
+        "--data-dir",
+        &s(&data),
+        "--out",
+        &s(&dir.join("sweep")),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        !progress_lines(&err, "sweep", "results").is_empty(),
+        "{err}"
+    );
+
+    // GLUE fine-tuning of the tiny fixture BERT.
+    let bert = common::tiny_bert_with_tokenizer(&dir);
+    std::fs::create_dir_all(data.join("glue-sst2")).unwrap();
+    for (split, n) in [("train", 64), ("dev", 8)] {
+        let lines: String = (0..n)
+            .map(|i| {
+                let w = common::TINY_BERT_WORDS[i % 20];
+                format!(
+                    "{{\"sentence\": \"the {w} is very good\", \"label\": {}}}\n",
+                    i % 2
+                )
+            })
+            .collect();
+        std::fs::write(data.join(format!("glue-sst2/{split}.jsonl")), lines).unwrap();
+    }
+    let (ok, err) = with_progress_lines(&[
+        "glue",
+        "--model",
+        &s(&bert),
+        "--task",
+        "sst2",
+        "--data-dir",
+        &s(&data),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--max-length",
+        "16",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        !progress_lines(&err, "glue sst2", "steps").is_empty(),
+        "{err}"
+    );
+}
