@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod lm;
 pub mod models;
 pub mod perf;
+pub mod progress;
 pub mod report;
 pub mod requests;
 pub mod schedules;

@@ -9,11 +9,12 @@ use painters_bert::{BertError, BertForSequenceClassification, BertTokenizer};
 use serde_json::{Value, json};
 
 use crate::glue::{
-    Dataset, FinetuneConfig, GlueDataError, GlueTask, PAPER_TASKS, Subset, evaluate_glue, finetune,
-    read_glue_jsonl, split_path, tokenize_records,
+    Dataset, FinetuneConfig, GlueDataError, GlueTask, PAPER_TASKS, Subset, evaluate_glue,
+    finetune_with, read_glue_jsonl, split_path, tokenize_records,
 };
 use crate::io::{IoError, check_folder_writable, check_writable, write_atomic};
 use crate::models::{LoadError, ModelSource};
+use crate::progress::Progress;
 use crate::schedules::{ScheduleSpec, ScheduleSpecError};
 use crate::settings::{SettingError, at_least_one_if_given};
 
@@ -47,6 +48,9 @@ pub struct GlueRun {
     pub out: Option<PathBuf>,
     /// Save the fine-tuned model as a HF `BertForSequenceClassification` folder.
     pub save: Option<PathBuf>,
+    /// Show the training's progress on stderr (a bar on a terminal, else a line at a steady
+    /// interval).
+    pub progress: bool,
 }
 
 /// Why a GLUE run failed.
@@ -107,6 +111,7 @@ impl GlueRun {
             dev_file: None,
             out: None,
             save: None,
+            progress: false,
         }
     }
 
@@ -194,13 +199,23 @@ impl GlueRun {
         let t0 = Instant::now();
         let (model, report) = match cfg.epochs {
             0 => (model, Default::default()),
-            _ => finetune(
-                model,
-                &schedule,
-                &train,
-                self.eval_each_epoch.then_some(&dev),
-                cfg,
-            )?,
+            _ => {
+                let steps = train.len().div_ceil(cfg.batch_size) * cfg.epochs;
+                let pb = Progress::new(
+                    &format!("glue {}", task.name()),
+                    steps,
+                    "steps",
+                    self.progress,
+                );
+                finetune_with(
+                    model,
+                    &schedule,
+                    &train,
+                    self.eval_each_epoch.then_some(&dev),
+                    cfg,
+                    &mut |_, _| pb.inc(1),
+                )?
+            }
         };
         let train_s = secs(t0);
         say(&format!(

@@ -5,7 +5,6 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::batching::{BatchOptions, run_requests_until};
@@ -13,6 +12,7 @@ use crate::eval::results::{MetricResult, TaskResult};
 use crate::io::{DocJournal, IoError, JournalError};
 use crate::lm::LanguageModel;
 use crate::lm::LmError;
+use crate::progress::Progress;
 use crate::requests::Response;
 use crate::score::{Item, aggregate};
 use crate::tasks::{DataError, Doc, Loaded, Outcome, Task};
@@ -25,7 +25,8 @@ pub struct EvalOptions {
     pub batch: BatchOptions,
     /// Keep per-document records for `--log-samples`.
     pub log_samples: bool,
-    /// Draw a progress bar on stderr (hidden anyway when stderr is not a terminal).
+    /// Show progress on stderr: a bar on a terminal, else a line at a steady interval
+    /// ([`Progress`]).
     pub progress: bool,
 }
 
@@ -51,20 +52,6 @@ pub enum EvalError {
     /// journal, if one was given).
     #[error("{task}: stopped after {done} newly answered documents (as asked)")]
     Stopped { task: String, done: usize },
-}
-
-fn progress_bar(name: &str, len: usize, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{prefix:>15} [{elapsed_precise}] {wide_bar} {pos}/{len} docs, {per_sec}, ETA {eta}",
-    ) {
-        pb.set_style(style);
-    }
-    pb.set_prefix(name.to_string());
-    pb
 }
 
 fn sample_record(doc: &Doc, responses: &[Response], outcome: &Outcome) -> Value {
@@ -176,8 +163,8 @@ pub fn evaluate_loaded(
         .collect();
     let resumed_docs = answered.len() - todo.len();
     let prior_seconds = journal.as_deref().map_or(0.0, DocJournal::prior_seconds);
-    let pb = progress_bar(info.name, loaded.docs.len(), opts.progress);
-    pb.inc(resumed_docs as u64);
+    let pb = Progress::new(info.name, loaded.docs.len(), "docs", opts.progress);
+    pb.skip(resumed_docs);
     let reqs: Vec<&[_]> = todo
         .iter()
         .map(|&i| loaded.docs[i].requests.as_slice())
@@ -202,7 +189,7 @@ pub fn evaluate_loaded(
             source: Box::new(f.source),
         }
     })?;
-    pb.finish_and_clear();
+    drop(pb);
     let Some(fresh) = fresh else {
         return Err(EvalError::Stopped {
             task: info.name.to_string(),

@@ -160,6 +160,18 @@ pub fn finetune(
     eval: Option<&Dataset>,
     cfg: &FinetuneConfig,
 ) -> Result<(BertForSequenceClassification, TrainReport), BertError> {
+    finetune_with(model, schedule, train, eval, cfg, &mut |_, _| {})
+}
+
+/// [`finetune`], telling `on_step(done, total)` after every optimisation step (for progress).
+pub fn finetune_with(
+    model: BertForSequenceClassification,
+    schedule: &LayerSchedule,
+    train: &Dataset,
+    eval: Option<&Dataset>,
+    cfg: &FinetuneConfig,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<(BertForSequenceClassification, TrainReport), BertError> {
     if train.is_empty() || cfg.batch_size == 0 {
         return Err(BertError::Unsupported(
             "fine-tuning needs examples and a batch size > 0".into(),
@@ -219,6 +231,7 @@ pub fn finetune(
                 grad_norm,
             });
             step += 1;
+            on_step(step, total);
         }
         if let Some(e) = eval {
             report

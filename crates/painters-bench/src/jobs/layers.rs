@@ -13,6 +13,7 @@ use crate::analysis::{
 use crate::io::{IoError, check_folder_writable};
 use crate::lm::{LlamaLm, LmError, TokenRequest};
 use crate::models::{LoadError, ModelSource};
+use crate::progress::Progress;
 use crate::report::ReportError;
 use crate::report::layers::{LayerReportMeta, write_layer_report};
 use crate::requests::{Request, loglikelihood_tokens};
@@ -39,7 +40,8 @@ pub struct LayersRun {
     pub data_dir: PathBuf,
     /// Output folder (created if missing).
     pub out: PathBuf,
-    /// Progress lines (handed to the caller's `on_progress`).
+    /// Show the analysis' progress on stderr (a bar on a terminal, else a line at a steady
+    /// interval).
     pub progress: bool,
     /// The command line, shown in the report.
     pub command: Option<String>,
@@ -176,21 +178,20 @@ impl LayersRun {
             top_k: self.top_k,
             ..AnalysisOptions::default()
         };
+        let pb = Progress::new("layers", requests.len(), "docs", self.progress);
+        let mut shown = 0;
         let analysis = analyze_llama(
             &model,
             &plan,
             &requests,
             Some(&tokenizer),
             &options,
-            |done, total| {
-                if self.progress {
-                    say(&format!(
-                        "  {done}/{total} documents, {:.1} s",
-                        started.elapsed().as_secs_f64()
-                    ));
-                }
+            |done, _| {
+                pb.inc(done.saturating_sub(shown));
+                shown = done;
             },
         )?;
+        drop(pb);
         let wall = started.elapsed().as_secs_f64();
 
         std::fs::create_dir_all(&self.out).map_err(|source| LayersError::Io {

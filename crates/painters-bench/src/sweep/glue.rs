@@ -38,7 +38,7 @@ use sha2::{Digest, Sha256};
 
 use crate::glue::{
     Dataset, FinetuneConfig, GlueMetrics, GlueRecord, GlueTask, PAPER_TASKS, Subset, evaluate_glue,
-    finetune, read_glue_jsonl, split_path, tokenize_records,
+    finetune_with, read_glue_jsonl, split_path, tokenize_records,
 };
 use crate::score::SCORING_VERSION;
 use crate::sweep::error::SweepError;
@@ -322,15 +322,16 @@ fn results_section(m: &GlueMetrics) -> Map<String, Value> {
 }
 
 /// Fine-tune a fresh copy of the encoder with a new head on `data.train` under `item`'s schedule,
-/// evaluate it on `data.dev` under the same schedule, and build the result file.
+/// evaluate it on `data.dev` under the same schedule, and build the result file. The training
+/// steps are reported to `sink` as they are done.
 fn compute_one(
-    model: &GlueSweepModel,
+    (model, opts): (&GlueSweepModel, &GlueSweepOptions),
     task: GlueTask,
     data: &TaskData,
     item: &Item,
     key: ResultKey,
     points: &[SchedulePoint],
-    opts: &GlueSweepOptions,
+    sink: &mut dyn ResultSink,
 ) -> Result<(Record, f64), SweepError> {
     let started = Instant::now();
     let label = item.label(points).to_string();
@@ -347,7 +348,15 @@ fn compute_one(
     let t0 = Instant::now();
     let (trained, report) = match cfg.epochs {
         0 => (head, Default::default()),
-        _ => finetune(head, &item.schedule, &data.train, None, cfg).map_err(bert_err)?,
+        _ => finetune_with(
+            head,
+            &item.schedule,
+            &data.train,
+            None,
+            cfg,
+            &mut |done, total| sink.step(done, total, "steps"),
+        )
+        .map_err(bert_err)?,
     };
     let train_s = t0.elapsed().as_secs_f64();
     let t0 = Instant::now();
@@ -477,8 +486,15 @@ impl Sweeper for GlueSweeper<'_> {
             let label = format!("{} on {}", item.label(points), task.name());
             sink.starting(&label);
             let key = self.key(&item.text, item.seed, t);
-            let (record, seconds) =
-                compute_one(self.model, task, task_data, item, key, points, self.opts)?;
+            let (record, seconds) = compute_one(
+                (self.model, self.opts),
+                task,
+                task_data,
+                item,
+                key,
+                points,
+                sink,
+            )?;
             if sink.finished(record, &label, seconds)?.is_break() {
                 break;
             }

@@ -13,10 +13,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use painters::LayerSchedule;
 use serde_json::{Map, Value, json};
 
+use crate::progress::Progress;
 use crate::sweep::error::SweepError;
 use crate::sweep::experiments::SchedulePoint;
 use crate::sweep::prefix::ReuseStats;
@@ -141,7 +141,7 @@ pub struct Control<'a> {
     /// The sweep folder (`results/` is the store).
     pub out: &'a Path,
     pub shard: Shard,
-    /// Draw a progress bar on stderr.
+    /// Show progress on stderr (a bar on a terminal, else a line at a steady interval).
     pub progress: bool,
     /// Print a line per result on stderr.
     pub verbose: bool,
@@ -151,8 +151,10 @@ pub struct Control<'a> {
 
 /// Where a [`Sweeper`] hands the results of a unit, one by one.
 pub trait ResultSink {
-    /// `label` is being computed (the progress bar says so).
+    /// `label` is being computed (the progress display says so).
     fn starting(&mut self, label: &str);
+    /// `done` of `total` `unit` (documents, training steps) of the result under way are done.
+    fn step(&mut self, _done: usize, _total: usize, _unit: &str) {}
     /// A result exists: it is written now. [`ControlFlow::Break`] asks the sweeper to stop.
     fn finished(
         &mut self,
@@ -233,25 +235,24 @@ pub fn drive(
     report.not_reused = not_reused(&store, &missing)?;
     sweeper.prepare(&todo)?;
 
-    let pb = progress_bar(report.owned, ctl.progress);
-    pb.set_position(report.skipped as u64);
-    pb.reset_eta();
+    let pb = Progress::new("sweep", report.owned, "results", ctl.progress);
+    pb.skip(report.skipped);
     let mut sink = Sink {
         store: &store,
         pb: &pb,
         ctl,
         computed: 0,
         stopped: false,
+        label: String::new(),
     };
     for (t, members) in todo {
         sweeper.compute(t, &members, points, &mut sink)?;
         if sink.stopped {
-            pb.finish_and_clear();
             return Err(SweepError::Stopped(sink.computed));
         }
     }
-    pb.finish_and_clear();
     report.computed = sink.computed;
+    drop(pb);
 
     let mut entries = Vec::new();
     for t in 0..sweeper.task_count() {
@@ -308,15 +309,23 @@ pub fn sweep_section(
 
 struct Sink<'a> {
     store: &'a Store,
-    pb: &'a ProgressBar,
+    pb: &'a Progress,
     ctl: Control<'a>,
     computed: usize,
     stopped: bool,
+    /// The result under way.
+    label: String,
 }
 
 impl ResultSink for Sink<'_> {
     fn starting(&mut self, label: &str) {
+        self.label = label.to_string();
         self.pb.set_message(label.to_string());
+    }
+
+    fn step(&mut self, done: usize, total: usize, unit: &str) {
+        self.pb
+            .set_message(format!("{}: {done}/{total} {unit}", self.label));
     }
 
     fn finished(
@@ -329,7 +338,7 @@ impl ResultSink for Sink<'_> {
         self.computed += 1;
         self.pb.inc(1);
         if self.ctl.verbose {
-            self.pb.suspend(|| eprintln!("{label}: {seconds:.1} s"));
+            self.pb.println(&format!("{label}: {seconds:.1} s"));
         }
         if self.ctl.stop_after.is_some_and(|k| self.computed >= k) {
             self.stopped = true;
@@ -409,17 +418,4 @@ fn not_reused(
         );
     }
     Ok(other + old)
-}
-
-fn progress_bar(len: usize, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template(
-        "sweep [{elapsed_precise}] {wide_bar} {pos}/{len} results, ETA {eta} {msg}",
-    ) {
-        pb.set_style(style);
-    }
-    pb
 }

@@ -49,7 +49,7 @@ pub struct Args {
     /// The results file (written atomically).
     #[arg(long)]
     out: PathBuf,
-    /// No progress bar.
+    /// No progress display (a bar on a terminal, else a line every 30 s).
     #[arg(long)]
     no_progress: bool,
 }

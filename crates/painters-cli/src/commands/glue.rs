@@ -65,6 +65,9 @@ pub struct Args {
     /// Save the fine-tuned model as a HF BertForSequenceClassification folder.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// No progress display (a bar on a terminal, else a line every 30 s).
+    #[arg(long)]
+    no_progress: bool,
 }
 
 fn run_error(e: GlueRunError, data_dir: &std::path::Path) -> CliError {
@@ -106,7 +109,7 @@ fn run_error(e: GlueRunError, data_dir: &std::path::Path) -> CliError {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let run = GlueRun {
-        model: args.model.source(true),
+        model: args.model.source(!args.no_progress),
         task: args.task,
         schedule: args.schedule.spec(args.seed as i128),
         config: FinetuneConfig {
@@ -128,6 +131,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         dev_file: args.dev_file,
         out: args.out,
         save: args.save,
+        progress: !args.no_progress,
     };
     let json = run
         .execute(&mut |line| eprintln!("{line}"))

@@ -40,7 +40,7 @@ pub struct Args {
     /// Output folder (created if missing).
     #[arg(long)]
     out: PathBuf,
-    /// No progress lines.
+    /// No progress display (a bar on a terminal, else a line every 30 s).
     #[arg(long)]
     no_progress: bool,
 }

@@ -66,7 +66,7 @@ pub struct Args {
     /// The sweep folder (results/, results.json, results.csv).
     #[arg(long)]
     out: PathBuf,
-    /// No progress bar.
+    /// No progress display (a bar on a terminal, else a line every 30 s).
     #[arg(long)]
     no_progress: bool,
     /// One token per byte instead of the model's tokenizer (for the tiny fixture models, which have
