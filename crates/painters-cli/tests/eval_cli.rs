@@ -359,3 +359,62 @@ fn eval_records_the_weight_mode_scoring_version_and_data() {
     assert!(err.contains("--weights bf16"), "{err}");
     assert!(err.contains("f32 only"), "{err}");
 }
+
+/// Issue 23, item 6: the binary finds its task data from any folder, without `--data-dir`: the
+/// data built into it is unpacked once into the cache (`$PAINTERS_CACHE` here) and read from
+/// there; the documents are the repository's (same digest), and `--help` says where they come
+/// from.
+#[test]
+fn eval_runs_from_any_folder_with_the_data_built_in() {
+    let dir = scratch("anywhere");
+    let cache = dir.join("cache");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let model = smollm2();
+    let out = elsewhere.join("r.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_painters"))
+        .current_dir(&elsewhere)
+        .env("PAINTERS_CACHE", &cache)
+        .env_remove("PAINTERS_DATA_DIR")
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--tasks",
+            "arc_easy",
+            "--limit",
+            "2",
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let data_dir = v["config"]["data_dir"].as_str().unwrap();
+    assert!(data_dir.starts_with(cache.to_str().unwrap()), "{data_dir}");
+    let bundled = v["data_sha256"]["arc_easy"].as_str().unwrap().to_string();
+    // The same documents as the repository's data/.
+    let repo = dir.join("repo.json");
+    let (ok, _, err) = painters(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--tasks",
+        "arc_easy",
+        "--limit",
+        "2",
+        "--no-progress",
+        "--data-dir",
+        root().join("data").to_str().unwrap(),
+        "--out",
+        repo.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&repo).unwrap()).unwrap();
+    assert_eq!(v["data_sha256"]["arc_easy"], bundled.as_str());
+    let (_, help, _) = painters(&["eval", "--help"]);
+    assert!(help.contains("built into painters"), "{help}");
+}
