@@ -61,7 +61,8 @@ pub fn setting_error(e: SettingError) -> CliError {
 pub const OUT_FILE_HINT: &str = "--out must be a file in an existing, writable folder";
 
 /// Task data that cannot be read.
-pub const DATA_HINT: &str = "check --data-dir (default ./data) and the file named above";
+pub const DATA_HINT: &str =
+    "check --data-dir (default: the data built into painters) and the file named above";
 
 impl From<ScheduleError> for CliError {
     fn from(e: ScheduleError) -> Self {
@@ -138,6 +139,9 @@ pub fn load_error(e: LoadError, llama_hint: &str) -> CliError {
         }
         LoadError::Bert(b) => bert_error(b),
         LoadError::Hash(h) => CliError::new(h),
+        e @ LoadError::Encode(_) => {
+            CliError::new(e).with_hint("the model's tokenizer could not encode that text")
+        }
         e @ LoadError::WeightsOnBert(_) => CliError::new(e)
             .with_hint("--weights f16, bf16 and native apply to decoders (Llama, Gemma, …)"),
     }

@@ -49,6 +49,9 @@ enum Command {
     /// Whole-model timings (forward, decode, per schedule) and peak heap memory as a fixed Markdown
     /// table, optionally JSON.
     Bench(commands::bench::Args),
+    /// Print the ids and token strings a model's tokenizer gives for texts (special tokens as the
+    /// model adds them by default).
+    Tokenize(commands::tokenize::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(args),
         Command::Layers(args) => commands::layers::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Tokenize(args) => commands::tokenize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

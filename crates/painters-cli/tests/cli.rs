@@ -332,3 +332,58 @@ fn long_commands_print_steady_progress_lines_without_a_terminal() {
         "{err}"
     );
 }
+
+/// `painters tokenize` prints the ids and token strings the model's tokenizer gives, special
+/// tokens added as the model adds them by default. Expected: transformers' own ids and tokens
+/// (`tests/fixtures-gemma3/tokenizer_cases.json`: Gemma 3 with its BOS; `tests/fixtures/inputs/
+/// texts.json`: SmolLM2 without one).
+#[test]
+fn tokenize_prints_what_transformers_gives() {
+    let root = common::root();
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(root.join(p)).unwrap()).unwrap()
+    };
+    let gemma_cases = read("tests/fixtures-gemma3/tokenizer_cases.json");
+    let cases: Vec<&serde_json::Value> = gemma_cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            let t = c["text"].as_str().unwrap();
+            !t.is_empty() && !t.starts_with('-')
+        })
+        .take(5)
+        .collect();
+    let gemma = root.join("models/gemma3-270m/gemma-3-270m-q4_k_m.gguf");
+    let mut args = vec!["tokenize", "--model", gemma.to_str().unwrap(), "--json"];
+    args.extend(cases.iter().map(|c| c["text"].as_str().unwrap()));
+    let (ok, out, err) = painters(&args);
+    assert!(ok, "{err}");
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got.as_array().unwrap().len(), cases.len());
+    for (g, c) in got.as_array().unwrap().iter().zip(&cases) {
+        assert_eq!(g["input_ids"], c["input_ids"], "{}", c["text"]);
+        assert_eq!(g["tokens"], c["tokens"], "{}", c["text"]);
+    }
+
+    let texts = read("tests/fixtures/inputs/texts.json");
+    let smollm2 = common::smollm2();
+    for case in texts["smollm2"].as_array().unwrap() {
+        let (ok, out, err) = painters(&[
+            "tokenize",
+            "--model",
+            smollm2.to_str().unwrap(),
+            "--json",
+            case["text"].as_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(got["input_ids"], case["input_ids"]);
+        assert_eq!(got["tokens"], case["tokens"]);
+    }
+    // Without --json: the ids and the tokens, one line each per text.
+    let (ok, out, err) = painters(&["tokenize", "--model", smollm2.to_str().unwrap(), "Hi there"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("input_ids: ["), "{out}");
+    assert!(out.contains("tokens: ["), "{out}");
+}

@@ -177,8 +177,19 @@ fn eval_resumes_finished_tasks_after_a_failure() {
             out.to_str().unwrap(),
         ])
     };
-    // arc_easy has no data yet: the run fails after winogrande is done.
+    // arc_easy's one document has a choice longer than the model's window: the run fails when
+    // it reaches arc_easy, after winogrande is done (missing data would fail before any work).
+    std::fs::create_dir_all(data.join("arc_easy")).unwrap();
+    let long = "word ".repeat(9000);
+    std::fs::write(
+        data.join("arc_easy/test.jsonl"),
+        serde_json::json!({"id": "x", "question": "Which?",
+            "choices": {"label": ["A", "B"], "text": ["yes", long]}, "answerKey": "A"})
+        .to_string(),
+    )
+    .unwrap();
     let (ok, _, err) = run("winogrande,arc_easy", &out);
+    assert!(err.contains("window"), "{err}");
     assert!(!ok, "{err}");
     assert!(!out.exists());
     let checkpoint = dir.join(".r.json.tasks/winogrande.json");

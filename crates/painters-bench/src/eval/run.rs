@@ -157,6 +157,12 @@ impl EvalRun {
         self.check()?;
         let task_list = self.task_list()?;
         self.check_outputs(&task_list)?;
+        // The data is read once before the model loads, so that a missing or damaged file fails
+        // at once (each task reads it again when its turn comes).
+        for task in &task_list {
+            task.load(&self.data_dir, self.limit)
+                .map_err(EvalError::from)?;
+        }
         self.model.device()?;
         let path = self.model.local_path()?;
         let model = self.model.load_llama(&path)?;

@@ -31,6 +31,9 @@ pub enum LoadError {
     /// The weight file could not be hashed.
     #[error(transparent)]
     Hash(#[from] ModelError),
+    /// A text the tokenizer could not encode.
+    #[error("tokenizer: {0}")]
+    Encode(String),
     /// A weight mode other than f32 for a BERT model.
     #[error(
         "--weights {0}: BERT encoders run (and fine-tune) in f32 only; leave --weights out or pass --weights f32"

@@ -210,6 +210,16 @@ impl SweepRun {
         // sweep over --max-points is refused at once.
         let layers = ModelSource::decoder_config(&path)?.num_hidden_layers;
         let points = sweep_points(&experiments, layers, &self.experiment_options)?;
+        // A missing or damaged data file fails before the weights load.
+        for t in &tasks {
+            lm_task(t)?
+                .load(&self.data_dir, self.limit)
+                .map_err(|e| SweepError::Eval {
+                    label: "reading the data".into(),
+                    task: t.clone(),
+                    source: Box::new(e.into()),
+                })?;
+        }
         let model = self.model.load_llama(&path)?;
         let text_tokenizer;
         let tokenizer: &dyn Tokenize = if self.byte_tokenizer {

@@ -143,7 +143,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             ..BatchOptions::default()
         },
         max_length: args.max_length,
-        data_dir: args.data.data_dir,
+        data_dir: args.data.resolve()?,
         out: args.out,
         log_samples: args.log_samples,
         progress: !args.no_progress,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use painters_bench::eval::{GlueRun, GlueRunError};
 use painters_bench::glue::{FinetuneConfig, GlueTask};
 
-use crate::args::{Mode, ModelArgs, ScheduleArgs};
+use crate::args::{DataArgs, Mode, ModelArgs, ScheduleArgs};
 use crate::error::{CliError, bert_error, load_error, setting_error};
 
 #[derive(clap::Args)]
@@ -50,9 +50,8 @@ pub struct Args {
     /// Also evaluate (accuracy / Pearson) after every epoch.
     #[arg(long)]
     eval_each_epoch: bool,
-    /// Where the data lives (<data-dir>/glue-<task>/...).
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// Train on this JSONL file instead of <data-dir>/glue-<task>/train.jsonl[.gz] (same fields).
     #[arg(long)]
     train_file: Option<PathBuf>,
@@ -126,7 +125,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         train_sample: args.train_sample,
         eval_limit: args.eval_limit,
         eval_each_epoch: args.eval_each_epoch,
-        data_dir: args.data_dir,
+        data_dir: args.data.resolve()?,
         train_file: args.train_file,
         dev_file: args.dev_file,
         out: args.out,

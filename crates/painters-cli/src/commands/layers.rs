@@ -76,7 +76,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         modes: args.mode,
         top_k: args.top_k,
         batch_size: args.batch_size,
-        data_dir: args.data.data_dir,
+        data_dir: args.data.resolve()?,
         out: args.out,
         progress: !args.no_progress,
         command: Some(command_line()),

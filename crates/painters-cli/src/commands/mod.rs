@@ -11,3 +11,4 @@ pub mod merge;
 pub mod report;
 pub mod schedule;
 pub mod sweep;
+pub mod tokenize;

@@ -186,7 +186,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             no_shared_prefix: args.no_shared_prefix,
             floors: args.norm.floors,
             norm_metrics: args.norm.norm_metrics,
-            data_dir: args.data.data_dir,
+            data_dir: args.data.resolve()?,
             out: args.out.clone(),
             progress: !args.no_progress,
             byte_tokenizer: args.byte_tokenizer,
