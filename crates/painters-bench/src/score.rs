@@ -14,7 +14,7 @@ use regex::Regex;
 
 /// The version of everything that turns a model's outputs into a task's scores: the tasks'
 /// prompts and documents, lm-eval's tokenization rules ([`crate::requests`], [`crate::lm`]),
-/// batching, metrics and their aggregation. It is part of every stored result's key and every
+/// batching, metrics and their aggregation, and GLUE's fine-tuning loop and metrics. It is part of every stored result's key and every
 /// checkpoint's, so a result computed by other scoring code is never reused.
 ///
 /// **Bump it with any change that can change a score**; `tests/tasks.rs`

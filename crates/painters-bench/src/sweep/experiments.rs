@@ -159,14 +159,8 @@ impl Experiment {
     /// The experiments this one stands for: itself, or the list that `summary` and `all` name.
     fn leaves(self) -> Vec<Experiment> {
         match self {
-            Experiment::Summary => vec![
-                Experiment::Skip,
-                Experiment::MiddleRepeat,
-                Experiment::Reverse,
-                Experiment::Random,
-                Experiment::Parallel,
-                Experiment::LoopedParallel,
-            ],
+            // Skip, MiddleRepeat, Reverse, Random, Parallel, LoopedParallel.
+            Experiment::Summary => Self::ALL[2..8].to_vec(),
             Experiment::All => Self::ALL[..Self::ALL.len() - 2].to_vec(),
             leaf => vec![leaf],
         }

@@ -3,10 +3,11 @@
 //!
 //! * [`experiments`]: the paper's experiments as named lists of [`SchedulePoint`]s (variant, N, M,
 //!   seed, loops), always with the full model as baseline.
-//! * [`store`]: one result file per (model sha256, schedule text, task, limit, seed, and for GLUE
-//!   the fine-tuning settings), named by a hash of that key and written atomically as soon as it
-//!   exists. A rerun skips valid files and redoes
-//!   missing or corrupt ones.
+//! * [`store`]: one result file per key — model sha256 and weight mode, schedule text, task and the
+//!   digest of its documents as read, limit, seed, batching (or fine-tuning) settings and
+//!   [`SCORING_VERSION`](crate::score::SCORING_VERSION) — named by a hash of that key and written
+//!   atomically as soon as it exists. A rerun skips valid files, redoes missing or corrupt ones,
+//!   and recomputes (never reuses) results stored under another key.
 //! * [`prefix`]: a [`PrefixGroup`] evaluates several schedules with their shared leading steps run
 //!   once per forward pass, and counts the block applications saved.
 //! * [`summary`]: the paper's normalized median (floors and metrics per task, explicit and
