@@ -60,23 +60,29 @@ impl serde::Serialize for Scored {
     }
 }
 
-/// lm-eval's `_encode_pair`: trailing whitespace of the context moves to the front of the
-/// continuation; the continuation's tokens are those of `encode(context + continuation)` after the
-/// first `len(encode(context))`. An empty context becomes the prefix token alone.
+/// lm-eval's `loglikelihood` request encoding: an empty context is the prefix token, followed by
+/// `encode(continuation)`; otherwise `_encode_pair`: trailing whitespace of the context moves to
+/// the front of the continuation, and the continuation's tokens are those of
+/// `encode(context + continuation)` after the first `len(encode(context))`.
 pub fn encode_pair(
     lm: &dyn LanguageModel,
     context: &str,
     continuation: &str,
 ) -> Result<(Vec<u32>, Vec<u32>), LmError> {
+    if context.is_empty() {
+        return Ok((vec![lm.prefix_token()], lm.encode(continuation)?));
+    }
     let kept = context.trim_end();
-    if kept.is_empty() {
-        // lm-eval tests `context == ""` before moving spaces; a context of only spaces would leave no
-        // token to predict the first continuation token from, so it gets the prefix token too.
+    let ctx = lm.encode(kept)?;
+    if ctx.is_empty() {
+        // A context of only spaces, encoded without special tokens, leaves lm-eval no token to
+        // predict the first continuation token from; it gets the prefix token, and its spaces
+        // move to the continuation. (With a BOS, as for Gemma, `encode("")` is that BOS and the
+        // general rule below applies, as in lm-eval.)
         let cont = format!("{}{continuation}", &context[kept.len()..]);
         return Ok((vec![lm.prefix_token()], lm.encode(&cont)?));
     }
     let whole = lm.encode(&format!("{context}{continuation}"))?;
-    let ctx = lm.encode(kept)?;
     let cont = whole.get(ctx.len()..).unwrap_or_default().to_vec();
     Ok((ctx, cont))
 }

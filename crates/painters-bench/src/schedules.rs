@@ -33,6 +33,26 @@ pub enum ScheduleSpecError {
     BadRange(String),
     #[error("--rng chacha needs a non-negative --seed below 2^64")]
     BadChaChaSeed,
+    /// A schedule that runs no block at all (empty text, an empty range, `{"steps": []}`).
+    #[error("{}", empty_message(.0))]
+    Empty(String),
+    /// A `--shuffle` range that reaches past the model's last block.
+    #[error(
+        "--shuffle {range} reaches block {last}, but the model has {layers} blocks (0..{layers})"
+    )]
+    ShuffleOutOfRange {
+        range: String,
+        last: usize,
+        layers: usize,
+    },
+}
+
+fn empty_message(spec: &str) -> String {
+    if spec.trim().is_empty() {
+        "the schedule is empty text: it runs no blocks".into()
+    } else {
+        format!("the schedule `{spec}` runs no blocks")
+    }
 }
 
 /// A paper preset with its parameters (`--preset NAME [--n N | --m M] [--seed S] [--loops K]`).
@@ -85,6 +105,18 @@ impl ScheduleSpec {
         }
     }
 
+    /// What can be checked before the model is known: a text or JSON spec must parse and run at
+    /// least one block (presets are checked against the model's block count by [`Self::resolve`]).
+    pub fn check(&self) -> Result<(), ScheduleSpecError> {
+        if self.spec.is_some() && self.preset.is_some() {
+            return Err(ScheduleSpecError::Both);
+        }
+        if let Some(spec) = &self.spec {
+            parse_spec(spec)?;
+        }
+        Ok(())
+    }
+
     /// The schedule for a model of `layers` blocks; neither a spec nor a preset is the full model.
     pub fn resolve(&self, layers: usize) -> Result<LayerSchedule, ScheduleSpecError> {
         let Some(p) = &self.preset else {
@@ -107,7 +139,18 @@ impl ScheduleSpec {
 }
 
 /// Parse a schedule given as text or JSON (detected by a leading `{`); `@FILE` reads it from a file.
+/// A schedule that runs no block is refused ([`ScheduleSpecError::Empty`]).
 pub fn parse_spec(spec: &str) -> Result<LayerSchedule, ScheduleSpecError> {
+    let schedule = parse_spec_text(spec)?;
+    // A schedule with steps that run nothing (an empty parallel step) is the core's to explain
+    // when it validates the steps; here only "no steps at all".
+    if schedule.steps().is_empty() {
+        return Err(ScheduleSpecError::Empty(spec.to_string()));
+    }
+    Ok(schedule)
+}
+
+fn parse_spec_text(spec: &str) -> Result<LayerSchedule, ScheduleSpecError> {
     let text = match spec.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).map_err(|source| ScheduleSpecError::Read {
             path: path.to_string(),
@@ -181,13 +224,21 @@ impl ScheduleQuery {
         };
         let schedule = match &self.shuffle {
             Some((range, kind)) => {
+                let blocks = parse_block_range(range)?;
+                if *blocks.end() >= layers {
+                    return Err(ScheduleSpecError::ShuffleOutOfRange {
+                        range: range.clone(),
+                        last: *blocks.end(),
+                        layers,
+                    });
+                }
                 let rng = match kind {
                     ShuffleKind::Python => ShuffleRng::Python(self.seed),
                     ShuffleKind::ChaCha => ShuffleRng::ChaCha(
                         u64::try_from(self.seed).map_err(|_| ScheduleSpecError::BadChaChaSeed)?,
                     ),
                 };
-                schedule.shuffle(parse_block_range(range)?, rng)
+                schedule.shuffle(blocks, rng)
             }
             None => schedule,
         };
@@ -262,6 +313,35 @@ mod tests {
         }
         let e = no_n.resolve(6).unwrap_err();
         assert_eq!(e.to_string(), "preset skip needs --n (or --m)");
+    }
+
+    #[test]
+    fn schedules_without_steps_are_refused_before_the_model() {
+        for spec in ["", "  ", r#"{"steps": []}"#] {
+            let e = ScheduleSpec::text(spec).check().unwrap_err();
+            assert!(matches!(e, ScheduleSpecError::Empty(_)), "{spec:?}: {e}");
+            assert!(e.to_string().contains("runs no blocks"), "{e}");
+        }
+        assert!(ScheduleSpec::text("0, 2").check().is_ok());
+        assert!(ScheduleSpec::full().check().is_ok());
+    }
+
+    #[test]
+    fn a_shuffle_past_the_model_names_the_range() {
+        let q = ScheduleQuery {
+            schedule: ScheduleSpec::text("0..32"),
+            layers: Some(32),
+            shuffle: Some(("5..=99".into(), ShuffleKind::Python)),
+            seed: 0,
+            kv: KvMode::Exact,
+            json: false,
+            plan: false,
+        };
+        let e = q.render().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--shuffle 5..=99 reaches block 99, but the model has 32 blocks (0..32)"
+        );
     }
 
     #[test]

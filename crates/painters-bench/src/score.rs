@@ -12,6 +12,22 @@
 
 use regex::Regex;
 
+/// The version of everything that turns a model's outputs into a task's scores: the tasks'
+/// prompts and documents, lm-eval's tokenization rules ([`crate::requests`], [`crate::lm`]),
+/// batching, metrics and their aggregation, and GLUE's fine-tuning loop and metrics. It is part of every stored result's key and every
+/// checkpoint's, so a result computed by other scoring code is never reused.
+///
+/// **Bump it with any change that can change a score**; `tests/tasks.rs`
+/// (`scoring_output_changes_only_with_the_scoring_version`) pins the digest of the scores of a
+/// fixed stand-in model on fixed documents per version, and fails when they change while this
+/// number does not.
+///
+/// | version | change |
+/// |---|---|
+/// | 1 | the harness as first keyed (every result before this constant existed) |
+/// | 2 | Gemma 2/3: request texts encoded with BOS, as lm-eval's `HFLM` does for Gemma models |
+pub const SCORING_VERSION: u32 = 2;
+
 /// How per-document values become one number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aggregation {

@@ -189,3 +189,78 @@ fn an_interrupted_run_resumes_with_only_the_remaining_documents() {
     assert_eq!(resumed[0].n_effective, 8);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 23: checkpoints and journals are keyed by the documents as read. A run stopped after 2
+/// documents, rerun after the data changed, answers every document again (the journal's records
+/// are of other documents); a finished task's checkpoint is not resumed once its data changed; an
+/// unchanged rerun resumes it.
+#[test]
+fn checkpoints_and_journals_of_other_data_are_never_used() {
+    let dir = scratch("stale");
+    let data = dir.join("data");
+    std::fs::create_dir_all(data.join("arc_easy")).unwrap();
+    let real = std::fs::read_to_string(root().join("data/arc_easy/test.jsonl")).unwrap();
+    let first4: Vec<&str> = real.lines().take(4).collect();
+    let write = |lines: &[String]| {
+        std::fs::write(data.join("arc_easy/test.jsonl"), lines.join("\n") + "\n").unwrap();
+    };
+    let mut lines: Vec<String> = first4.iter().map(|l| l.to_string()).collect();
+    write(&lines);
+    let model = LlamaModel::load(smollm2(), &Device::flex()).unwrap();
+    let tokenizer = load_tokenizer(smollm2()).unwrap();
+    let layers = model.num_blocks();
+    let plan = Plan::compile(
+        &ScheduleSpec::full().resolve(layers).unwrap(),
+        layers,
+        KvMode::Exact,
+    )
+    .unwrap();
+    let llama = LlamaLm::new(&model, &plan, &tokenizer);
+    let lm = Counting {
+        inner: &llama,
+        scored: AtomicUsize::new(0),
+    };
+    let mut run = EvalRun::new(smollm2(), &["arc_easy"], dir.join("r.json"));
+    run.data_dir = data.clone();
+    let all_choices = |lines: &[String]| -> usize {
+        let _ = lines;
+        tasks::by_name("arc_easy")
+            .unwrap()
+            .load(&data, None)
+            .unwrap()
+            .docs
+            .iter()
+            .map(|d| d.requests.len())
+            .sum()
+    };
+
+    let (stopped, first) = evaluate(&run, &lm, Some(2));
+    assert!(stopped.is_err());
+    assert_eq!(first.len(), 2);
+    lm.take();
+    // The first document's question is edited: its journaled responses answer another question.
+    lines[0] = lines[0].replacen("\"question\": \"", "\"question\": \"Honestly, ", 1);
+    assert_ne!(lines[0], first4[0]);
+    write(&lines);
+    let (done, answered) = evaluate(&run, &lm, None);
+    let done = done.unwrap();
+    assert_eq!(answered.len(), 4, "every document is answered again");
+    assert_eq!(done[0].resumed_docs, 0);
+    assert_eq!(lm.take(), all_choices(&lines));
+
+    // The task's checkpoint now exists; the data changes again: it is not resumed.
+    lines[1] = lines[1].replacen("\"question\": \"", "\"question\": \"Now, ", 1);
+    write(&lines);
+    let (_, answered) = evaluate(&run, &lm, None);
+    assert_eq!(
+        answered.len(),
+        4,
+        "a checkpoint of other data is not resumed"
+    );
+    assert_eq!(lm.take(), all_choices(&lines));
+    // Unchanged, it is.
+    let (_, answered) = evaluate(&run, &lm, None);
+    assert!(answered.is_empty(), "{answered:?}");
+    assert_eq!(lm.take(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

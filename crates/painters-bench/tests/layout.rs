@@ -108,7 +108,15 @@ fn no_crate_has_a_module_import_cycle() {
 const HARNESS_LAYERS: &[&[&str]] = &[
     // Foundations: files written whole, the journal, devices, model files and hub downloads,
     // schedules as users name them.
-    &["io", "device", "hub", "models", "schedules"],
+    &[
+        "io",
+        "device",
+        "hub",
+        "models",
+        "schedules",
+        "settings",
+        "progress",
+    ],
     // Language-model adapters and how lm-eval's requests run on them.
     &["lm", "requests", "batching"],
     // Tasks and metrics: lm-eval tasks, GLUE data, metrics and fine-tuning.

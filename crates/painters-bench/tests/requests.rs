@@ -10,7 +10,9 @@ use burn::tensor::Device;
 use painters::exec::Transformer;
 use painters::{KvMode, LayerSchedule, Plan};
 use painters_bench::batching::{BatchOptions, run_requests};
-use painters_bench::lm::{ByteTokenizer, LanguageModel, LlamaLm, LmError, TokenRequest, Tokenize};
+use painters_bench::lm::{
+    ByteTokenizer, LanguageModel, LlamaLm, LmError, Scored, TokenRequest, Tokenize,
+};
 use painters_bench::requests::{
     Request, Response, encode_pair, fit_window, generate_until, loglikelihood,
     loglikelihood_rolling, loglikelihood_tokens, rolling_windows,
@@ -398,4 +400,117 @@ fn documents_scored_at_once_equal_documents_scored_one_by_one() {
             }
         }
     }
+}
+
+/// A model that records the prompts it is asked to continue, and continues none.
+struct Prompts<'a> {
+    inner: &'a dyn LanguageModel,
+    seen: std::sync::Mutex<Vec<Vec<u32>>>,
+}
+
+impl LanguageModel for Prompts<'_> {
+    fn max_length(&self) -> usize {
+        self.inner.max_length()
+    }
+    fn prefix_token(&self) -> u32 {
+        self.inner.prefix_token()
+    }
+    fn encode(&self, text: &str) -> Result<Vec<u32>, LmError> {
+        self.inner.encode(text)
+    }
+    fn decode(&self, ids: &[u32]) -> Result<String, LmError> {
+        self.inner.decode(ids)
+    }
+    fn score_batch(&self, reqs: &[TokenRequest]) -> Result<Vec<Scored>, LmError> {
+        self.inner.score_batch(reqs)
+    }
+    fn generate(
+        &self,
+        prompt: &[u32],
+        _max_new_tokens: usize,
+        _stop: &mut dyn FnMut(&[u32]) -> bool,
+    ) -> Result<Vec<u32>, LmError> {
+        self.seen.lock().unwrap().push(prompt.to_vec());
+        Ok(Vec::new())
+    }
+}
+
+/// lm-eval's `HFLM` sets `add_bos_token = True` for every model whose `model_type` contains
+/// "gemma", so its `tok_encode` (contexts, whole texts of rolling windows, generation prompts)
+/// encodes with the tokenizer's special tokens: BOS first. The expected ids are transformers' own
+/// (`tests/fixtures-gemma3/tokenizer_cases.json`: `tokenizer(text)["input_ids"]`, BOS added by
+/// default), read through lm-eval's rules: `_encode_pair` splits `whole[len(context):]`, an empty
+/// context is `[prefix_token_id]` before `tok_encode(continuation)`, and rolling windows start
+/// from the prefix token before the encoded text.
+#[test]
+fn gemma_texts_start_with_bos_as_lm_eval_encodes_them() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let gguf = root.join("models/gemma3-270m/gemma-3-270m-q4_k_m.gguf");
+    assert!(
+        gguf.is_file(),
+        "{} missing; run scripts/fetch-models.sh",
+        gguf.display()
+    );
+    let tok = painters_llama::load_tokenizer(&gguf).unwrap();
+    // Only the family and the tokenizer matter here; the tiny Gemma 3 stands in for the weights.
+    let model = LlamaModel::load(
+        root.join("tests/fixtures-families/models/tiny-gemma3"),
+        &Device::flex(),
+    )
+    .unwrap();
+    assert_eq!(model.config().family, painters_llama::Family::Gemma3);
+    let plan = Plan::compile(
+        &LayerSchedule::full(model.num_blocks()),
+        model.num_blocks(),
+        KvMode::Exact,
+    )
+    .unwrap();
+    let lm = LlamaLm::new(&model, &plan, &tok);
+    let cases: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("tests/fixtures-gemma3/tokenizer_cases.json")).unwrap(),
+    )
+    .unwrap();
+    let ids_of = |text: &str| -> Vec<u32> {
+        let case = cases["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["text"] == text)
+            .unwrap_or_else(|| panic!("no case {text:?}"));
+        serde_json::from_value(case["input_ids"].clone()).unwrap()
+    };
+    let bos = 2;
+    for case in cases["cases"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> = serde_json::from_value(case["input_ids"].clone()).unwrap();
+        assert_eq!(lm.encode(text).unwrap(), want, "{text:?}");
+    }
+    // _encode_pair: both the context and the whole text carry the BOS.
+    let fox = "The quick brown fox jumps over the lazy dog.";
+    let whole = ids_of(fox);
+    let (ctx, cont) = encode_pair(&lm, "The quick brown fox jumps over the lazy", " dog.").unwrap();
+    assert_eq!(ctx[0], bos);
+    assert_eq!(ctx, whole[..whole.len() - 2].to_vec());
+    assert_eq!(cont, whole[whole.len() - 2..].to_vec());
+    // An empty context: [prefix_token_id] + tok_encode(continuation), whose BOS stays.
+    let (ctx, cont) = encode_pair(&lm, "", "a").unwrap();
+    assert_eq!((ctx, cont), (vec![bos], ids_of("a")));
+    // A context of only spaces is no longer degenerate: tok_encode("") is [BOS].
+    let (ctx, cont) = encode_pair(&lm, " ", "leading space").unwrap();
+    assert_eq!(
+        (ctx, cont),
+        (vec![bos], ids_of(" leading space")[1..].to_vec())
+    );
+    // Rolling windows: the prefix token, then the encoded text with its BOS.
+    let windows = rolling_windows(&lm.encode(fox).unwrap(), lm.prefix_token(), lm.max_length());
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows[0].context, vec![bos]);
+    assert_eq!(windows[0].continuation, whole);
+    // Generation prompts.
+    let rec = Prompts {
+        inner: &lm,
+        seen: std::sync::Mutex::new(Vec::new()),
+    };
+    generate_until(&rec, fox, &["\n".to_string()], 8).unwrap();
+    assert_eq!(rec.seen.lock().unwrap()[0], whole);
 }

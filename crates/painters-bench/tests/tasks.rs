@@ -7,9 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use painters::rng::PythonRandom;
-use painters_bench::lm::Scored;
+use painters_bench::batching::BatchOptions;
+use painters_bench::eval::{EvalOptions, evaluate_task, samples_jsonl};
+use painters_bench::lm::{LanguageModel, LmError, Scored, TextEncoding, TokenRequest, Tokenize};
 use painters_bench::requests::{Request, Response};
-use painters_bench::score::Item;
+use painters_bench::score::{Item, SCORING_VERSION};
 use painters_bench::tasks::{self, DataError, Gold, Task, gsm8k, hellaswag, lambada, wikitext};
 use sha2::{Digest, Sha256};
 
@@ -437,4 +439,190 @@ fn gsm8k_ll_scores_the_gold_solution_and_its_final_number() {
         Some(("a\n#### ", "1,200"))
     );
     assert_eq!(gsm8k::split_answer("a\n#### "), None);
+}
+
+/// Bytes as tokens, with a BOS (id 256) that [`Tokenize::encode_special`] adds, as Gemma's does.
+struct BytesWithBos;
+
+const STAND_IN_BOS: u32 = 256;
+
+impl Tokenize for BytesWithBos {
+    fn encode(&self, text: &str) -> Result<Vec<u32>, LmError> {
+        Ok(text.bytes().map(u32::from).collect())
+    }
+    fn encode_special(&self, text: &str) -> Result<Vec<u32>, LmError> {
+        let mut ids = vec![STAND_IN_BOS];
+        ids.extend(text.bytes().map(u32::from));
+        Ok(ids)
+    }
+    fn decode(&self, ids: &[u32]) -> Result<String, LmError> {
+        let bytes: Vec<u8> = ids.iter().filter_map(|&i| u8::try_from(i).ok()).collect();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+    fn prefix_token(&self) -> Option<u32> {
+        Some(STAND_IN_BOS)
+    }
+}
+
+/// A deterministic stand-in for a model: every score is a fixed function of the tokens and their
+/// positions, generation emits a fixed answer. Only the harness's own code (prompts, tokenization
+/// rules, windows, batching, metrics) decides what comes out of a task run on it.
+struct StandIn {
+    encoding: TextEncoding,
+}
+
+impl LanguageModel for StandIn {
+    fn max_length(&self) -> usize {
+        512
+    }
+    fn prefix_token(&self) -> u32 {
+        STAND_IN_BOS
+    }
+    fn encode(&self, text: &str) -> Result<Vec<u32>, LmError> {
+        self.encoding.encode(&BytesWithBos, text)
+    }
+    fn decode(&self, ids: &[u32]) -> Result<String, LmError> {
+        BytesWithBos.decode(ids)
+    }
+    fn score_batch(&self, reqs: &[TokenRequest]) -> Result<Vec<Scored>, LmError> {
+        Ok(reqs
+            .iter()
+            .map(|r| {
+                let mut logprob = 0.0;
+                let mut check = 0u64;
+                for (i, &t) in r.continuation.iter().enumerate() {
+                    let pos = (r.context.len() + i) as u64;
+                    let h = (u64::from(t) * 2_654_435_761 + pos * 40_503) % 1000;
+                    logprob -= h as f64 / 250.0;
+                    check += h;
+                }
+                Scored {
+                    logprob,
+                    greedy: check % 5 == 0,
+                }
+            })
+            .collect())
+    }
+    fn generate(
+        &self,
+        prompt: &[u32],
+        max_new_tokens: usize,
+        stop: &mut dyn FnMut(&[u32]) -> bool,
+    ) -> Result<Vec<u32>, LmError> {
+        let text = format!(
+            " The answer is {}.\n#### {}\n\nQuestion: more",
+            prompt.len() % 97,
+            prompt.len() % 13
+        );
+        let mut out = Vec::new();
+        for b in text.bytes().take(max_new_tokens) {
+            out.push(u32::from(b));
+            if stop(&out) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The digest of every task's metrics and per-document records on the scoring fixture, scored by
+/// the stand-in with request texts encoded plainly (`special_tokens: false`, SmolLM2 and every
+/// non-Gemma model) and with the tokenizer's BOS (`true`, Gemma).
+fn scoring_digest(special_tokens: bool) -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scoring");
+    let lm = StandIn {
+        encoding: TextEncoding { special_tokens },
+    };
+    let opts = EvalOptions {
+        limit: None,
+        batch: BatchOptions::default(),
+        log_samples: true,
+        progress: false,
+    };
+    let mut h = Sha256::new();
+    for name in tasks::NAMES {
+        let task = tasks::by_name(name).unwrap();
+        let r = evaluate_task(&lm, task.as_ref(), &dir, &opts).unwrap();
+        h.update(format!("{name} {} {}\n", r.n_original, r.n_effective));
+        for m in &r.metrics {
+            h.update(format!(
+                "{} {} {:016x} {:?}\n",
+                m.filter,
+                m.metric,
+                m.value.to_bits(),
+                m.stderr.map(f64::to_bits)
+            ));
+        }
+        h.update(samples_jsonl(&r.samples));
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The model families whose request texts are encoded with the tokenizer's special tokens
+/// ([`TextEncoding::for_family`]), by HF `model_type`.
+fn families_with_special_tokens() -> String {
+    painters_llama::Family::MODEL_TYPES
+        .iter()
+        .filter(|t| {
+            painters_llama::Family::from_model_type(t)
+                .is_some_and(|f| TextEncoding::for_family(f).special_tokens)
+        })
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `(SCORING_VERSION, digest without special tokens, digest with BOS, the families encoded with
+/// special tokens)`: what each version of the scoring code computes on the fixture, and for which
+/// models. A change that moves any of them is a change of scores: bump `SCORING_VERSION`
+/// (src/score.rs) and add its line here, so that results computed by the old code are never
+/// reused as if they were the new code's.
+///
+/// Version 2 encodes Gemma's request texts with BOS, as lm-eval does; every other model scores as
+/// in version 1 (the digests without and with special tokens did not move).
+const SCORING_DIGESTS: &[(u32, &str, &str, &str)] = &[
+    (
+        1,
+        "73cc5cabff90205c0424cd32bc86ebfd726d4b373d3f89a25ddc0a0939e4bbb5",
+        "16b075a4c20827e58c3f131af9d72e202eb5d6a1400c884a783b156e42a4e860",
+        "",
+    ),
+    (
+        2,
+        "73cc5cabff90205c0424cd32bc86ebfd726d4b373d3f89a25ddc0a0939e4bbb5",
+        "16b075a4c20827e58c3f131af9d72e202eb5d6a1400c884a783b156e42a4e860",
+        "gemma2,gemma3_text",
+    ),
+];
+
+#[test]
+fn scoring_output_changes_only_with_the_scoring_version() {
+    let now = (
+        scoring_digest(false),
+        scoring_digest(true),
+        families_with_special_tokens(),
+    );
+    let known = SCORING_DIGESTS
+        .iter()
+        .find(|(v, ..)| *v == SCORING_VERSION)
+        .map(|(_, plain, bos, families)| {
+            (plain.to_string(), bos.to_string(), families.to_string())
+        });
+    assert_eq!(
+        known.as_ref(),
+        Some(&now),
+        "the scoring output of version {SCORING_VERSION} changed; if the scoring code changed on \
+         purpose, bump SCORING_VERSION in src/score.rs and add ({}, {:?}, {:?}, {:?}) to \
+         SCORING_DIGESTS",
+        SCORING_VERSION + u32::from(known.is_some()),
+        now.0,
+        now.1,
+        now.2
+    );
+    let last = SCORING_DIGESTS.iter().map(|(v, ..)| *v).max();
+    assert_eq!(
+        last,
+        Some(SCORING_VERSION),
+        "SCORING_VERSION is not the newest entry"
+    );
 }

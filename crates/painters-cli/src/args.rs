@@ -8,6 +8,9 @@ use painters::KvMode;
 use painters_bench::glue::FinetuneMode;
 use painters_bench::models::ModelSource;
 use painters_bench::schedules::{Preset, ScheduleSpec};
+use painters_llama::WeightMode;
+
+use crate::error::CliError;
 
 /// `--model` and `--device`: what every command that runs a model takes.
 #[derive(clap::Args, Debug, Clone)]
@@ -20,6 +23,8 @@ pub struct ModelArgs {
     /// Compute device: cpu, wgpu, cuda[:N] (as this build's features allow).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    #[command(flatten)]
+    pub weights: WeightsArgs,
 }
 
 impl ModelArgs {
@@ -29,8 +34,24 @@ impl ModelArgs {
             model: self.model.clone(),
             device: self.device.clone(),
             progress,
+            weights: self.weights.weights,
         }
     }
+}
+
+/// `--weights`: how a decoder's matrices are stored.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WeightsArgs {
+    /// How the model's matrices are stored: f32 (every matrix expanded to f32: the exact path),
+    /// f16 or bf16 (half precision on the host), native (as the file stores them, e.g. a GGUF's
+    /// Q4_1 blocks; quantised products, approximate). Recorded in results and part of every result
+    /// key. The packed modes need --device cpu; BERT models take f32 only.
+    #[arg(long, default_value = "f32", value_parser = parse_weights)]
+    pub weights: WeightMode,
+}
+
+fn parse_weights(s: &str) -> Result<WeightMode, String> {
+    s.parse()
 }
 
 /// `--device` alone, for commands whose models come from elsewhere (a fixture manifest).
@@ -80,12 +101,40 @@ impl ScheduleArgs {
     }
 }
 
-/// `--data-dir`: where the lm-eval task data lives.
+/// `--data-dir`: where the task data lives.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
-    /// Where the task data lives (data/<task>/...).
-    #[arg(long, default_value = "data")]
-    pub data_dir: PathBuf,
+    /// Where the task data lives (<dir>/<task>/..., as the repository's data/) [default:
+    /// $PAINTERS_DATA_DIR, else the task data built into painters, unpacked on first use into
+    /// $PAINTERS_CACHE/data-<id> (~/.cache/painters by default)].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The data folder: `--data-dir`, else `$PAINTERS_DATA_DIR`, else the built-in data
+    /// (unpacked into the cache on first use).
+    pub fn resolve(&self) -> Result<PathBuf, CliError> {
+        data_dir(self.data_dir.as_ref())
+    }
+}
+
+/// The environment variable that names the data folder when `--data-dir` is not given.
+pub const DATA_DIR_VAR: &str = "PAINTERS_DATA_DIR";
+
+/// `given`, else `$PAINTERS_DATA_DIR`, else the data built into painters ([`painters_data`]).
+pub fn data_dir(given: Option<&PathBuf>) -> Result<PathBuf, CliError> {
+    if let Some(dir) = given {
+        return Ok(dir.clone());
+    }
+    if let Some(dir) = std::env::var_os(DATA_DIR_VAR).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    painters_data::data_dir().map_err(|e| {
+        CliError::new(e).with_hint(
+            "pass --data-dir (a folder laid out as the repository's data/), or set $PAINTERS_CACHE to a writable folder",
+        )
+    })
 }
 
 /// `--floor` and `--norm-metric`: the normalized score's overrides.

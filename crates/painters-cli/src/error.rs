@@ -8,8 +8,11 @@ use painters_bench::jobs::JobError;
 use painters_bench::models::LoadError;
 use painters_bench::report::sweep::SweepReportError;
 use painters_bench::schedules::ScheduleSpecError;
+use painters_bench::settings::SettingError;
 use painters_bench::sweep::{NormFlagError, SweepError, SweepRunError};
 use painters_bert::BertError;
+use painters_llama::gguf::GgufError;
+use painters_llama::{ConfigError, LlamaError};
 
 /// A command-line failure: what went wrong and, where we know it, how to fix it.
 #[derive(Debug)]
@@ -45,11 +48,21 @@ impl fmt::Display for CliError {
 /// The hint for `--model` when a Llama model does not load.
 pub const LLAMA_MODEL_HINT: &str = "--model takes a HF checkpoint folder or a .gguf file";
 
+/// The hint for a setting refused before any work ([`SettingError`]).
+pub const SETTING_HINT: &str =
+    "change the value named above, or leave the flag out for its default (see --help)";
+
+/// A refused setting, with its hint.
+pub fn setting_error(e: SettingError) -> CliError {
+    CliError::new(e).with_hint(SETTING_HINT)
+}
+
 /// `--out FILE` that cannot be written.
 pub const OUT_FILE_HINT: &str = "--out must be a file in an existing, writable folder";
 
 /// Task data that cannot be read.
-pub const DATA_HINT: &str = "check --data-dir (default ./data) and the file named above";
+pub const DATA_HINT: &str =
+    "check --data-dir (default: the data built into painters) and the file named above";
 
 impl From<ScheduleError> for CliError {
     fn from(e: ScheduleError) -> Self {
@@ -85,6 +98,12 @@ impl From<ScheduleSpecError> for CliError {
                 "pass a schedule (text or JSON) or --preset NAME --layers T --n N"
             }
             ScheduleSpecError::BadRange(_) => "write a range as A..B (end exclusive) or A..=B",
+            ScheduleSpecError::Empty(_) => {
+                "a schedule names at least one block, e.g. `0..=14, 17..32`; leave --schedule out for the full model"
+            }
+            ScheduleSpecError::ShuffleOutOfRange { .. } => {
+                "shuffle a range of the model's blocks (--layers T is the block count)"
+            }
             ScheduleSpecError::Read { .. }
             | ScheduleSpecError::Both
             | ScheduleSpecError::BadChaChaSeed => return CliError::new(e),
@@ -114,11 +133,42 @@ pub fn load_error(e: LoadError, llama_hint: &str) -> CliError {
             let hint = h.hint();
             CliError::new(h).with_hint(hint)
         }
-        LoadError::Llama(l) => CliError::new(l).with_hint(llama_hint),
+        LoadError::Llama(l) => {
+            let hint = decoder_hint(&l).unwrap_or(llama_hint).to_string();
+            CliError::new(l).with_hint(hint)
+        }
         LoadError::Bert(b) => bert_error(b),
         LoadError::Hash(h) => CliError::new(h),
+        e @ LoadError::Encode(_) => {
+            CliError::new(e).with_hint("the model's tokenizer could not encode that text")
+        }
+        e @ LoadError::WeightsOnBert(_) => CliError::new(e)
+            .with_hint("--weights f16, bf16 and native apply to decoders (Llama, Gemma, …)"),
     }
 }
+
+/// The hint for a decoder that does not load because of what its config says (rather than a
+/// damaged file): an architecture painters does not run, or a config field out of range.
+fn decoder_hint(e: &LlamaError) -> Option<&'static str> {
+    match e {
+        LlamaError::Config(ConfigError::Unsupported {
+            field: "model_type",
+            ..
+        }) => Some(SUPPORTED_FAMILIES),
+        LlamaError::Gguf(GgufError::InvalidMetadata { key, .. })
+            if key == "general.architecture" =>
+        {
+            Some(SUPPORTED_FAMILIES)
+        }
+        LlamaError::Config(_) => Some(
+            "the model's config.json names the field above; fix it or fetch the checkpoint again",
+        ),
+        _ => None,
+    }
+}
+
+/// What `painters` loads, for the hint of an unsupported architecture.
+const SUPPORTED_FAMILIES: &str = "painters runs these decoder families (HF model_type): llama, mistral, qwen2, qwen3, gemma2, gemma3_text, phi3, gpt_neox; GGUF files of llama, qwen2, qwen3, gemma2, gemma3, phi3; and BERT encoders for GLUE";
 
 /// A BERT-side failure with the hint that fixes its kind.
 pub fn bert_error(e: BertError) -> CliError {
@@ -165,6 +215,9 @@ fn sweep_error(e: SweepError) -> CliError {
         SweepError::GlueData { .. } => "each task needs --data-dir/glue-<task>/train.jsonl and dev.jsonl (or .jsonl.gz); QNLI has no train split offline (data/glue-qnli/README.md); see docs/glue.md".into(),
         SweepError::Finetune { .. } => "see docs/glue.md; `painters glue` runs one schedule on one task with the same settings".into(),
         SweepError::BadShard(_) => "e.g. --shard 0/4 … --shard 3/4".into(),
+        SweepError::TooManyPoints { .. } => {
+            "check --max-loops and --seeds; --max-points N raises the limit if you mean it".into()
+        }
         SweepError::Eval { .. } => DATA_HINT.into(),
         SweepError::InvalidRecord { .. } | SweepError::Io { .. } => {
             "check that --out is writable and not shared with a different sweep".into()
@@ -201,6 +254,7 @@ fn merge_error(e: SweepError) -> CliError {
             "a partial or foreign file; rerun that shard's `painters sweep` to redo it, or delete the file"
         }
         SweepError::Mixed(_) => "merge the shards of one sweep (one model, one --limit)",
+        SweepError::Write(_) => "--out is a folder: an existing one or one that can be created",
         _ => "inputs are `painters sweep --out` folders",
     };
     CliError::new(e).with_hint(hint)
@@ -221,6 +275,8 @@ fn sweep_run_error(e: SweepRunError) -> CliError {
         e @ SweepRunError::LimitOnGlue => CliError::new(e).with_hint(
             "--eval-limit N evaluates on the first N dev examples, --train-limit N trains on N examples",
         ),
-        e @ SweepRunError::BatchSize => CliError::new(e),
+        SweepRunError::Setting(e) => setting_error(e),
+        SweepRunError::Output(e) => CliError::new(e)
+            .with_hint("--out is the sweep's folder: an existing folder or one that can be created"),
     }
 }

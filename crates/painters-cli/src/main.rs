@@ -55,6 +55,9 @@ enum Command {
     /// Search a space of schedules (remove, duplicate, reorder blocks) for the best on a task,
     /// with shared prefixes and successive halving; held-out scores, baselines, Pareto front.
     Search(commands::search::Args),
+    /// Print the ids and token strings a model's tokenizer gives for texts (special tokens as the
+    /// model adds them by default).
+    Tokenize(commands::tokenize::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Heal(args) => commands::heal::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Tokenize(args) => commands::tokenize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

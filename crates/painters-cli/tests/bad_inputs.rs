@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{minilm, root, scratch, smollm2};
+use common::{minilm, painters, root, scratch, smollm2};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -303,4 +303,399 @@ fn outputs_that_cannot_be_written() {
         s(&dir.join("r.json")),
         &["unknown task `mmlu`"],
     );
+}
+
+/// Issue 23, item 3: every output path is checked — a file target that is a folder, a folder
+/// target that is a file, a missing folder — before the model is even looked at (the model named
+/// here does not exist, so an error about it would mean the check came too late).
+#[test]
+fn outputs_are_checked_before_the_model_loads() {
+    let dir = scratch("out-kinds");
+    let folder = dir.join("a-folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    eval_fails(
+        "eval --out names an existing folder",
+        "models/nowhere.gguf",
+        "arc_easy",
+        &[],
+        s(&folder),
+        &["a-folder", "is a folder"],
+    );
+    std::fs::create_dir_all(dir.join("r_samples_arc_easy.jsonl")).unwrap();
+    eval_fails(
+        "eval --log-samples where the sample file would go is a folder",
+        "models/nowhere.gguf",
+        "arc_easy",
+        &["--log-samples"],
+        s(&dir.join("r.json")),
+        &["r_samples_arc_easy.jsonl", "is a folder"],
+    );
+    fails(
+        "glue --out names an existing folder",
+        &[
+            "glue",
+            "--model",
+            "models/nowhere",
+            "--task",
+            "rte",
+            "--out",
+            s(&folder),
+        ],
+        &["a-folder", "is a folder"],
+    );
+    fails(
+        "glue --save names an existing file",
+        &[
+            "glue",
+            "--model",
+            "models/nowhere",
+            "--task",
+            "rte",
+            "--save",
+            s(&file),
+        ],
+        &["a-file", "not a folder"],
+    );
+    fails(
+        "sweep --out names an existing file",
+        &[
+            "sweep",
+            "--model",
+            "models/nowhere.gguf",
+            "--experiment",
+            "skip",
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&file),
+        ],
+        &["a-file", "not a folder"],
+    );
+    fails(
+        "layers --out names an existing file",
+        &[
+            "layers",
+            "--model",
+            "models/nowhere.gguf",
+            "--out",
+            s(&file),
+        ],
+        &["a-file", "not a folder"],
+    );
+    fails(
+        "bench --json names an existing folder",
+        &[
+            "bench",
+            "--model",
+            "models/nowhere.gguf",
+            "--json",
+            s(&folder),
+        ],
+        &["a-folder", "is a folder"],
+    );
+    fails(
+        "merge --out names an existing file",
+        &["merge", s(&folder), "--out", s(&file)],
+        &["a-file", "not a folder"],
+    );
+}
+
+/// Issue 23, item 4: values that mean nothing are refused up front, naming what was written (the
+/// model does not exist, so these errors come before it is looked at).
+#[test]
+fn nonsense_values_are_refused_up_front() {
+    let dir = scratch("nonsense");
+    let out = dir.join("r.json");
+    let nowhere = "models/nowhere.gguf";
+    eval_fails(
+        "an empty schedule",
+        nowhere,
+        "arc_easy",
+        &["--schedule", ""],
+        s(&out),
+        &["schedule", "runs no blocks"],
+    );
+    eval_fails(
+        "a schedule of zero steps (JSON)",
+        nowhere,
+        "arc_easy",
+        &["--schedule", r#"{"steps": []}"#],
+        s(&out),
+        &[r#"`{"steps": []}`"#, "runs no blocks"],
+    );
+    eval_fails(
+        "eval --limit 0",
+        nowhere,
+        "arc_easy",
+        &["--limit", "0"],
+        s(&out),
+        &["--limit 0", "at least 1"],
+    );
+    eval_fails(
+        "eval --batch-size 0",
+        nowhere,
+        "arc_easy",
+        &["--batch-size", "0"],
+        s(&out),
+        &["--batch-size 0", "at least 1"],
+    );
+    eval_fails(
+        "eval --max-length 0",
+        nowhere,
+        "arc_easy",
+        &["--max-length", "0"],
+        s(&out),
+        &["--max-length 0"],
+    );
+    let sweep_out = dir.join("sweep");
+    fails(
+        "sweep --limit 0",
+        &[
+            "sweep",
+            "--model",
+            nowhere,
+            "--experiment",
+            "skip",
+            "--tasks",
+            "arc_easy",
+            "--limit",
+            "0",
+            "--out",
+            s(&sweep_out),
+        ],
+        &["--limit 0", "at least 1"],
+    );
+    fails(
+        "sweep --batch-size 0",
+        &[
+            "sweep",
+            "--model",
+            nowhere,
+            "--experiment",
+            "skip",
+            "--tasks",
+            "arc_easy",
+            "--batch-size",
+            "0",
+            "--out",
+            s(&sweep_out),
+        ],
+        &["--batch-size 0", "at least 1"],
+    );
+    fails(
+        "layers --limit 0",
+        &[
+            "layers",
+            "--model",
+            nowhere,
+            "--limit",
+            "0",
+            "--out",
+            s(&sweep_out),
+        ],
+        &["--limit 0", "at least 1"],
+    );
+    fails(
+        "layers --batch-size 0",
+        &[
+            "layers",
+            "--model",
+            nowhere,
+            "--batch-size",
+            "0",
+            "--out",
+            s(&sweep_out),
+        ],
+        &["--batch-size 0", "at least 1"],
+    );
+    fails(
+        "glue --lr NaN",
+        &[
+            "glue",
+            "--model",
+            "models/nowhere",
+            "--task",
+            "rte",
+            "--lr",
+            "NaN",
+        ],
+        &["--lr NaN", "positive"],
+    );
+    fails(
+        "glue --lr -1",
+        &[
+            "glue",
+            "--model",
+            "models/nowhere",
+            "--task",
+            "rte",
+            "--lr=-1",
+        ],
+        &["--lr -1", "positive"],
+    );
+    fails(
+        "glue --batch-size 0",
+        &[
+            "glue",
+            "--model",
+            "models/nowhere",
+            "--task",
+            "rte",
+            "--batch-size",
+            "0",
+        ],
+        &["--batch-size 0", "at least 1"],
+    );
+    fails(
+        "GLUE sweep --lr inf",
+        &[
+            "sweep",
+            "--model",
+            s(&minilm()),
+            "--experiment",
+            "skip",
+            "--tasks",
+            "rte",
+            "--lr",
+            "inf",
+            "--out",
+            s(&sweep_out),
+        ],
+        &["--lr inf", "positive"],
+    );
+    // Issue 23, item 2: a sweep of 10⁹ points is refused with its count, before the model loads.
+    fails(
+        "a sweep of a billion points",
+        &[
+            "sweep",
+            "--model",
+            s(&smollm2()),
+            "--experiment",
+            "grid",
+            "--max-loops",
+            "1000000000",
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&sweep_out),
+        ],
+        &[
+            "15000000001 schedule points",
+            "at most 10000",
+            "--max-points",
+        ],
+    );
+    // A negative seed is a value, not an unknown flag: the run gets as far as the model.
+    eval_fails(
+        "--seed -1 is read as a value",
+        nowhere,
+        "arc_easy",
+        &["--preset", "random", "--n", "3", "--seed", "-1"],
+        s(&out),
+        &["nowhere.gguf"],
+    );
+    assert!(!out.exists());
+    assert!(!sweep_out.exists());
+}
+
+/// Issue 23, item 5: each message names what the user wrote.
+#[test]
+fn errors_blame_what_the_user_wrote() {
+    let dir = scratch("blame");
+    let out = dir.join("r.json");
+    fails(
+        "--shuffle range past the model",
+        &["schedule", "0..32", "--shuffle", "5..=99", "--layers", "32"],
+        &["--shuffle 5..=99", "32 blocks"],
+    );
+    let fixture = root().join("tests/fixtures/models/tiny-llama");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("config.json")).unwrap()).unwrap();
+    let folder = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let hf = dir.join(name);
+        std::fs::create_dir_all(&hf).unwrap();
+        std::fs::copy(
+            fixture.join("model.safetensors"),
+            hf.join("model.safetensors"),
+        )
+        .unwrap();
+        let mut c = config.clone();
+        edit(&mut c);
+        std::fs::write(hf.join("config.json"), c.to_string()).unwrap();
+        hf
+    };
+    let heads = folder("heads", &|c| c["num_attention_heads"] = 0.into());
+    let err = fails(
+        "num_attention_heads: 0",
+        &[
+            "eval",
+            "--model",
+            s(&heads),
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&out),
+        ],
+        &["num_attention_heads"],
+    );
+    assert!(!err.contains("num_key_value_heads"), "{err}");
+    let falcon = folder("falcon", &|c| c["model_type"] = "falcon".into());
+    let (_, _, stderr) = painters(&[
+        "eval",
+        "--model",
+        s(&falcon),
+        "--tasks",
+        "arc_easy",
+        "--out",
+        s(&out),
+    ]);
+    assert!(stderr.contains("falcon"), "{stderr}");
+    assert!(!stderr.contains("truncated"), "{stderr}");
+    assert!(
+        stderr.contains("gemma3_text"),
+        "the hint lists what loads: {stderr}"
+    );
+    fails(
+        "an unsupported model_type",
+        &[
+            "eval",
+            "--model",
+            s(&falcon),
+            "--tasks",
+            "arc_easy",
+            "--out",
+            s(&out),
+        ],
+        &["model_type"],
+    );
+    // A window too short for a continuation blames --max-length, not the data.
+    let data = dir.join("data");
+    std::fs::create_dir_all(data.join("lambada_openai")).unwrap();
+    std::fs::write(
+        data.join("lambada_openai/test.jsonl"),
+        "{\"text\": \"one two three four five six xqzvkwplmnrtbgd\"}\n",
+    )
+    .unwrap();
+    let (_, _, stderr) = painters(&[
+        "eval",
+        "--model",
+        s(&smollm2()),
+        "--tasks",
+        "lambada_openai",
+        "--max-length",
+        "1",
+        "--data-dir",
+        s(&data),
+        "--no-progress",
+        "--out",
+        s(&out),
+    ]);
+    let hint = stderr
+        .lines()
+        .find(|l| l.starts_with("hint: "))
+        .unwrap_or("");
+    assert!(hint.contains("--max-length"), "{stderr}");
+    assert!(!hint.contains("--data-dir"), "{stderr}");
 }

@@ -194,3 +194,196 @@ fn bench_prints_the_table_and_json() {
     assert!(!ok);
     assert!(err.contains("unknown schedule `nope`"), "{err}");
 }
+
+/// Run the binary from the repository root with progress lines every 50 ms; (success, stderr).
+fn with_progress_lines(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_painters"))
+        .current_dir(common::root())
+        .env("PAINTERS_PROGRESS_SECONDS", "0.05")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The progress lines of `label` in `stderr` (`label: done/total unit (p%), rate, ETA …`).
+fn progress_lines<'a>(stderr: &'a str, label: &str, unit: &str) -> Vec<&'a str> {
+    stderr
+        .lines()
+        .filter(|l| {
+            l.starts_with(&format!("{label}: "))
+                && l.contains(&format!(" {unit} ("))
+                && l.contains(&format!("{unit}/s"))
+                && l.contains("ETA")
+        })
+        .collect()
+}
+
+/// Issue 23, item 7: without a terminal (here stderr is a pipe), every long-running command prints
+/// a progress line at a steady interval: done/total, rate and ETA.
+#[test]
+fn long_commands_print_steady_progress_lines_without_a_terminal() {
+    let dir = common::scratch("progress");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let smollm2 = s(&common::smollm2());
+    let (ok, err) = with_progress_lines(&[
+        "eval",
+        "--model",
+        &smollm2,
+        "--tasks",
+        "arc_easy",
+        "--limit",
+        "12",
+        "--batch-size",
+        "2",
+        "--out",
+        &s(&dir.join("r.json")),
+    ]);
+    assert!(ok, "{err}");
+    let lines = progress_lines(&err, "arc_easy", "docs");
+    assert!(lines.len() >= 2, "{err}");
+    assert!(lines.iter().any(|l| l.contains("/12 docs")), "{err}");
+
+    let (ok, err) = with_progress_lines(&[
+        "layers",
+        "--model",
+        &smollm2,
+        "--limit",
+        "8",
+        "--batch-size",
+        "1",
+        "--top-k",
+        "0",
+        "--mode",
+        "paper",
+        "--out",
+        &s(&dir.join("layers")),
+    ]);
+    assert!(ok, "{err}");
+    assert!(!progress_lines(&err, "layers", "docs").is_empty(), "{err}");
+
+    // A sweep of the tiny fixture Llama (one token per byte) on a small lambada file.
+    let data = dir.join("data");
+    std::fs::create_dir_all(data.join("lambada_openai")).unwrap();
+    let docs: String = (0..6)
+        .map(|i| format!("{{\"text\": \"the cat {i} sat on the mat by the door\"}}\n"))
+        .collect();
+    std::fs::write(data.join("lambada_openai/test.jsonl"), docs).unwrap();
+    let tiny = s(&common::root().join("tests/fixtures/models/tiny-llama"));
+    let (ok, err) = with_progress_lines(&[
+        "sweep",
+        "--model",
+        &tiny,
+        "--byte-tokenizer",
+        "--experiment",
+        "skip_one",
+        "--tasks",
+        "lambada_openai",
+        "--no-prefix-reuse",
+        "--batch-size",
+        "1",
+        "--data-dir",
+        &s(&data),
+        "--out",
+        &s(&dir.join("sweep")),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        !progress_lines(&err, "sweep", "results").is_empty(),
+        "{err}"
+    );
+
+    // GLUE fine-tuning of the tiny fixture BERT.
+    let bert = common::tiny_bert_with_tokenizer(&dir);
+    std::fs::create_dir_all(data.join("glue-sst2")).unwrap();
+    for (split, n) in [("train", 64), ("dev", 8)] {
+        let lines: String = (0..n)
+            .map(|i| {
+                let w = common::TINY_BERT_WORDS[i % 20];
+                format!(
+                    "{{\"sentence\": \"the {w} is very good\", \"label\": {}}}\n",
+                    i % 2
+                )
+            })
+            .collect();
+        std::fs::write(data.join(format!("glue-sst2/{split}.jsonl")), lines).unwrap();
+    }
+    let (ok, err) = with_progress_lines(&[
+        "glue",
+        "--model",
+        &s(&bert),
+        "--task",
+        "sst2",
+        "--data-dir",
+        &s(&data),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--max-length",
+        "16",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        !progress_lines(&err, "glue sst2", "steps").is_empty(),
+        "{err}"
+    );
+}
+
+/// `painters tokenize` prints the ids and token strings the model's tokenizer gives, special
+/// tokens added as the model adds them by default. Expected: transformers' own ids and tokens
+/// (`tests/fixtures-gemma3/tokenizer_cases.json`: Gemma 3 with its BOS; `tests/fixtures/inputs/
+/// texts.json`: SmolLM2 without one).
+#[test]
+fn tokenize_prints_what_transformers_gives() {
+    let root = common::root();
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(root.join(p)).unwrap()).unwrap()
+    };
+    let gemma_cases = read("tests/fixtures-gemma3/tokenizer_cases.json");
+    let cases: Vec<&serde_json::Value> = gemma_cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            let t = c["text"].as_str().unwrap();
+            !t.is_empty() && !t.starts_with('-')
+        })
+        .take(5)
+        .collect();
+    let gemma = root.join("models/gemma3-270m/gemma-3-270m-q4_k_m.gguf");
+    let mut args = vec!["tokenize", "--model", gemma.to_str().unwrap(), "--json"];
+    args.extend(cases.iter().map(|c| c["text"].as_str().unwrap()));
+    let (ok, out, err) = painters(&args);
+    assert!(ok, "{err}");
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got.as_array().unwrap().len(), cases.len());
+    for (g, c) in got.as_array().unwrap().iter().zip(&cases) {
+        assert_eq!(g["input_ids"], c["input_ids"], "{}", c["text"]);
+        assert_eq!(g["tokens"], c["tokens"], "{}", c["text"]);
+    }
+
+    let texts = read("tests/fixtures/inputs/texts.json");
+    let smollm2 = common::smollm2();
+    for case in texts["smollm2"].as_array().unwrap() {
+        let (ok, out, err) = painters(&[
+            "tokenize",
+            "--model",
+            smollm2.to_str().unwrap(),
+            "--json",
+            case["text"].as_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(got["input_ids"], case["input_ids"]);
+        assert_eq!(got["tokens"], case["tokens"]);
+    }
+    // Without --json: the ids and the tokens, one line each per text.
+    let (ok, out, err) = painters(&["tokenize", "--model", smollm2.to_str().unwrap(), "Hi there"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("input_ids: ["), "{out}");
+    assert!(out.contains("tokens: ["), "{out}");
+}

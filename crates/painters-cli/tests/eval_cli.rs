@@ -177,8 +177,19 @@ fn eval_resumes_finished_tasks_after_a_failure() {
             out.to_str().unwrap(),
         ])
     };
-    // arc_easy has no data yet: the run fails after winogrande is done.
+    // arc_easy's one document has a choice longer than the model's window: the run fails when
+    // it reaches arc_easy, after winogrande is done (missing data would fail before any work).
+    std::fs::create_dir_all(data.join("arc_easy")).unwrap();
+    let long = "word ".repeat(9000);
+    std::fs::write(
+        data.join("arc_easy/test.jsonl"),
+        serde_json::json!({"id": "x", "question": "Which?",
+            "choices": {"label": ["A", "B"], "text": ["yes", long]}, "answerKey": "A"})
+        .to_string(),
+    )
+    .unwrap();
     let (ok, _, err) = run("winogrande,arc_easy", &out);
+    assert!(err.contains("window"), "{err}");
     assert!(!ok, "{err}");
     assert!(!out.exists());
     let checkpoint = dir.join(".r.json.tasks/winogrande.json");
@@ -306,4 +317,115 @@ fn eval_killed_mid_task_resumes_from_its_last_document() {
     let fresh_samples =
         std::fs::read_to_string(dir.join("fresh_samples_lambada_openai.jsonl")).unwrap();
     assert_eq!(samples, fresh_samples);
+}
+
+/// Issue 23: `--weights` is carried to the model loader, recorded in the results file beside the
+/// scoring version and each task's data digest, and part of the checkpoints' key; BERT refuses
+/// anything but f32 before loading.
+#[test]
+fn eval_records_the_weight_mode_scoring_version_and_data() {
+    let dir = scratch("weights");
+    let model = smollm2();
+    let run = |weights: &str, name: &str| -> Value {
+        let out = dir.join(name);
+        let (ok, _, err) = painters(&[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--tasks",
+            "arc_easy",
+            "--limit",
+            "3",
+            "--weights",
+            weights,
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+    };
+    let exact = run("f32", "f32.json");
+    let native = run("native", "native.json");
+    assert_eq!(exact["config"]["weights"], "f32");
+    assert_eq!(native["config"]["weights"], "native");
+    assert_eq!(
+        exact["config"]["scoring_version"],
+        painters_bench::score::SCORING_VERSION
+    );
+    let data = exact["data_sha256"]["arc_easy"].as_str().unwrap();
+    assert_eq!(data.len(), 64);
+    assert_eq!(native["data_sha256"]["arc_easy"], data);
+
+    let (ok, _, err) = painters(&[
+        "glue",
+        "--model",
+        common::minilm().to_str().unwrap(),
+        "--task",
+        "rte",
+        "--weights",
+        "bf16",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("--weights bf16"), "{err}");
+    assert!(err.contains("f32 only"), "{err}");
+}
+
+/// Issue 23, item 6: the binary finds its task data from any folder, without `--data-dir`: the
+/// data built into it is unpacked once into the cache (`$PAINTERS_CACHE` here) and read from
+/// there; the documents are the repository's (same digest), and `--help` says where they come
+/// from.
+#[test]
+fn eval_runs_from_any_folder_with_the_data_built_in() {
+    let dir = scratch("anywhere");
+    let cache = dir.join("cache");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let model = smollm2();
+    let out = elsewhere.join("r.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_painters"))
+        .current_dir(&elsewhere)
+        .env("PAINTERS_CACHE", &cache)
+        .env_remove("PAINTERS_DATA_DIR")
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--tasks",
+            "arc_easy",
+            "--limit",
+            "2",
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let data_dir = v["config"]["data_dir"].as_str().unwrap();
+    assert!(data_dir.starts_with(cache.to_str().unwrap()), "{data_dir}");
+    let bundled = v["data_sha256"]["arc_easy"].as_str().unwrap().to_string();
+    // The same documents as the repository's data/.
+    let repo = dir.join("repo.json");
+    let (ok, _, err) = painters(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--tasks",
+        "arc_easy",
+        "--limit",
+        "2",
+        "--no-progress",
+        "--data-dir",
+        root().join("data").to_str().unwrap(),
+        "--out",
+        repo.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&repo).unwrap()).unwrap();
+    assert_eq!(v["data_sha256"]["arc_easy"], bundled.as_str());
+    let (_, help, _) = painters(&["eval", "--help"]);
+    assert!(help.contains("built into painters"), "{help}");
 }

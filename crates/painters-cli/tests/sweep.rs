@@ -14,13 +14,14 @@ use painters_bench::batching::BatchOptions;
 use painters_bench::eval::{EvalOptions, evaluate_task};
 use painters_bench::lm::{ByteTokenizer, LlamaLm};
 use painters_bench::models;
+use painters_bench::score::SCORING_VERSION;
 use painters_bench::sweep::summary::{NormConfig, normalized_median};
 use painters_bench::sweep::{
     Experiment, ExperimentOptions, ResultKey, SchedulePoint, Store, SweepError, SweepModel,
-    SweepOptions, merge, run_sweep, sweep_points,
+    SweepOptions, merge, run_sweep, scoring_settings, sweep_points,
 };
 use painters_bench::tasks;
-use painters_llama::LlamaModel;
+use painters_llama::{LlamaModel, WeightMode};
 use serde_json::Value;
 
 fn tiny_dir() -> PathBuf {
@@ -97,6 +98,7 @@ fn points(exps: &[Experiment], seeds: usize, max_loops: usize) -> Vec<SchedulePo
         seeds,
         max_loops,
         loops: 3,
+        ..ExperimentOptions::default()
     };
     sweep_points(exps, 6, &opts).unwrap()
 }
@@ -328,6 +330,9 @@ fn prefix_reuse_changes_no_number_and_saves_the_counted_blocks() {
                 limit: None,
                 seed: p.seed,
                 finetune: None,
+                data: t.load(&data, None).unwrap().digest(&t.info()),
+                settings: scoring_settings(WeightMode::F32, &opts.batch),
+                scoring: SCORING_VERSION,
             };
             let painters_bench::sweep::Lookup::Valid(rec) = store.lookup(&key) else {
                 panic!("{} on {task} missing", p.label)
@@ -590,4 +595,86 @@ fn a_killed_sweep_process_resumes_to_the_uninterrupted_result() {
     ]);
     assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
     assert_same_results(&merged, &whole);
+}
+
+/// Issue 23: a stored result is keyed by everything that can change it. The same documents read
+/// from another folder reuse every result; a rerun after one document of one task changed
+/// recomputes exactly that task's results; another batch size or prefix sharing recomputes all.
+#[test]
+fn results_of_other_data_or_settings_are_recomputed_never_reused() {
+    let model = tiny();
+    let dir = scratch("stale");
+    let (data, out) = (dir.join("data"), dir.join("out"));
+    write_data(&data, 3);
+    let pts = points(&[Experiment::Skip], 1, 1);
+    let sm = SweepModel {
+        model: &model,
+        tokenizer: &ByteTokenizer,
+        sha256: sha(),
+    };
+    let tasks_ = ["lambada_openai", "arc_easy"];
+    let mut opts = options(&data, &out, &tasks_);
+    let per_task = pts.len();
+    let first = run_sweep(&sm, &pts, &opts).unwrap();
+    assert_eq!(first.computed, 2 * per_task);
+
+    // The same documents from another folder: nothing to compute.
+    let copy = dir.join("copy");
+    write_data(&copy, 3);
+    opts.data_dir = copy.clone();
+    let again = run_sweep(&sm, &pts, &opts).unwrap();
+    assert_eq!((again.computed, again.skipped), (0, 2 * per_task));
+
+    // One lambada document changed: lambada's results are recomputed, arc_easy's reused.
+    let lam = copy.join("lambada_openai/test.jsonl");
+    let text = std::fs::read_to_string(&lam).unwrap();
+    std::fs::write(&lam, text.replacen("the ", "a ", 1)).unwrap();
+    let changed = run_sweep(&sm, &pts, &opts).unwrap();
+    assert_eq!((changed.computed, changed.skipped), (per_task, per_task));
+    assert_eq!(
+        changed.not_reused, per_task,
+        "the old lambada results are set aside, said so"
+    );
+    assert_ne!(changed.data["lambada_openai"], first.data["lambada_openai"]);
+    assert_eq!(changed.data["arc_easy"], first.data["arc_easy"]);
+    let rerun = run_sweep(&sm, &pts, &opts).unwrap();
+    assert_eq!(rerun.computed, 0, "the recomputed results are found again");
+
+    // Another batch size, then no shared prefixes: every result recomputed.
+    opts.batch.batch_size = 3;
+    assert_eq!(run_sweep(&sm, &pts, &opts).unwrap().computed, 2 * per_task);
+    opts.batch.min_saved_tokens = None;
+    assert_eq!(run_sweep(&sm, &pts, &opts).unwrap().computed, 2 * per_task);
+}
+
+/// Issue 23: `merge` refuses shards whose results were computed on different documents.
+#[test]
+fn merge_refuses_shards_of_different_data() {
+    let model = tiny();
+    let dir = scratch("merge-data");
+    let (a, b) = (dir.join("data-a"), dir.join("data-b"));
+    write_data(&a, 2);
+    write_data(&b, 2);
+    let lam = b.join("lambada_openai/test.jsonl");
+    let text = std::fs::read_to_string(&lam).unwrap();
+    std::fs::write(&lam, text.replacen("the ", "a ", 1)).unwrap();
+    let pts = points(&[Experiment::Skip], 1, 1);
+    let sm = SweepModel {
+        model: &model,
+        tokenizer: &ByteTokenizer,
+        sha256: sha(),
+    };
+    let mut shards = Vec::new();
+    for (i, data) in [&a, &b].into_iter().enumerate() {
+        let out = dir.join(format!("shard{i}"));
+        let mut opts = options(data, &out, &["lambada_openai"]);
+        opts.shard = painters_bench::sweep::Shard { index: i, count: 2 };
+        opts.group_size = 1;
+        run_sweep(&sm, &pts, &opts).unwrap();
+        shards.push(out);
+    }
+    let err = merge(&shards, &dir.join("merged"), &NormConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("data"), "{err}");
 }

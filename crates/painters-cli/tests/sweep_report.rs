@@ -106,6 +106,9 @@ fn write(dir: &Path, points: &[PointMeta], task: &str, limit: Option<usize>) {
         limit,
         seed: p.seed,
         finetune: None,
+        data: format!("data of {task}"),
+        settings: "weights=f32".into(),
+        scoring: painters_bench::score::SCORING_VERSION,
     };
     let rec = Record::new(
         key,
@@ -400,10 +403,8 @@ fn other_limits_and_unusable_files_are_set_aside() {
     assert_eq!(loaded.entries[0].point.variant, "full");
 
     let two = ResultFilter {
-        model_sha256: None,
         limit: Some(Some(2)),
-        tasks: None,
-        finetune: None,
+        ..ResultFilter::default()
     };
     let loaded = load_results(&dir, &two).unwrap();
     assert_eq!(loaded.entries.len(), 2 * 3);

@@ -9,12 +9,14 @@ use painters_bert::{BertError, BertForSequenceClassification, BertTokenizer};
 use serde_json::{Value, json};
 
 use crate::glue::{
-    Dataset, FinetuneConfig, GlueDataError, GlueTask, PAPER_TASKS, Subset, evaluate_glue, finetune,
-    read_glue_jsonl, split_path, tokenize_records,
+    Dataset, FinetuneConfig, GlueDataError, GlueTask, PAPER_TASKS, Subset, evaluate_glue,
+    finetune_with, read_glue_jsonl, split_path, tokenize_records,
 };
-use crate::io::{IoError, check_writable, write_atomic};
+use crate::io::{IoError, check_folder_writable, check_writable, write_atomic};
 use crate::models::{LoadError, ModelSource};
+use crate::progress::Progress;
 use crate::schedules::{ScheduleSpec, ScheduleSpecError};
+use crate::settings::{SettingError, at_least_one_if_given};
 
 /// One GLUE task fine-tuned and evaluated under one schedule. [`GlueRun::new`] gives `painters
 /// glue`'s defaults (HF `run_glue.py`'s).
@@ -46,6 +48,9 @@ pub struct GlueRun {
     pub out: Option<PathBuf>,
     /// Save the fine-tuned model as a HF `BertForSequenceClassification` folder.
     pub save: Option<PathBuf>,
+    /// Show the training's progress on stderr (a bar on a terminal, else a line at a steady
+    /// interval).
+    pub progress: bool,
 }
 
 /// Why a GLUE run failed.
@@ -56,8 +61,9 @@ pub enum GlueRunError {
     Output(IoError),
     #[error("unknown GLUE task `{0}`")]
     UnknownTask(String),
-    #[error("--batch-size must be at least 1")]
-    BatchSize,
+    /// A setting that means nothing (checked before any work).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
     /// A split's file is not where it should be.
     #[error("{source}")]
     Split {
@@ -105,6 +111,7 @@ impl GlueRun {
             dev_file: None,
             out: None,
             save: None,
+            progress: false,
         }
     }
 
@@ -127,17 +134,22 @@ impl GlueRun {
     /// Fine-tune, evaluate, write `out` (and `save`); `say` gets the progress lines. Returns the
     /// results JSON.
     pub fn execute(&self, say: &mut dyn FnMut(&str)) -> Result<Value, GlueRunError> {
+        let cfg = &self.config;
+        cfg.check()?;
+        self.model.check_bert_weights()?;
+        at_least_one_if_given("--train-limit", self.train_limit, "training examples")?;
+        at_least_one_if_given("--eval-limit", self.eval_limit, "dev examples")?;
+        self.schedule.check()?;
         if let Some(out) = &self.out {
             check_writable(out).map_err(GlueRunError::Output)?;
+        }
+        if let Some(save) = &self.save {
+            check_folder_writable(save).map_err(GlueRunError::Output)?;
         }
         let started = Instant::now();
         let task = GlueTask::from_name(&self.task)
             .filter(|t| PAPER_TASKS.contains(t))
             .ok_or_else(|| GlueRunError::UnknownTask(self.task.clone()))?;
-        let cfg = &self.config;
-        if cfg.batch_size == 0 {
-            return Err(GlueRunError::BatchSize);
-        }
         self.model.device()?;
         let train_path = self.split_file(task, "train")?;
         let dev_path = self.split_file(task, "dev")?;
@@ -187,13 +199,23 @@ impl GlueRun {
         let t0 = Instant::now();
         let (model, report) = match cfg.epochs {
             0 => (model, Default::default()),
-            _ => finetune(
-                model,
-                &schedule,
-                &train,
-                self.eval_each_epoch.then_some(&dev),
-                cfg,
-            )?,
+            _ => {
+                let steps = train.len().div_ceil(cfg.batch_size) * cfg.epochs;
+                let pb = Progress::new(
+                    &format!("glue {}", task.name()),
+                    steps,
+                    "steps",
+                    self.progress,
+                );
+                finetune_with(
+                    model,
+                    &schedule,
+                    &train,
+                    self.eval_each_epoch.then_some(&dev),
+                    cfg,
+                    &mut |_, _| pb.inc(1),
+                )?
+            }
         };
         let train_s = secs(t0);
         say(&format!(

@@ -12,5 +12,6 @@ pub use glue::{GlueRun, GlueRunError};
 pub use results::{MetricResult, TaskResult, results_json, samples_jsonl, summary_table};
 pub use run::{EvalEvent, EvalOutcome, EvalRun, EvalRunError, checkpoint_dir, samples_path};
 pub use task::{
-    EvalError, EvalOptions, evaluate_task, evaluate_task_resuming, journaled_responses,
+    EvalError, EvalOptions, evaluate_loaded, evaluate_task, evaluate_task_resuming,
+    journaled_responses,
 };

@@ -35,6 +35,9 @@ pub struct TaskResult {
     pub resumed_docs: usize,
     /// Per-document records (only with `log_samples`).
     pub samples: Vec<Value>,
+    /// The sha256 of the documents as read ([`Loaded::digest`](crate::tasks::Loaded::digest));
+    /// empty in a result read back from results JSON.
+    pub data_sha256: String,
 }
 
 impl TaskResult {
@@ -79,6 +82,7 @@ impl TaskResult {
             metrics,
             resumed_docs: 0,
             samples: Vec::new(),
+            data_sha256: String::new(),
             info,
         })
     }

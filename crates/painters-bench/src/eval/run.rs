@@ -5,8 +5,10 @@
 //!
 //! A run killed after hours is rerun unchanged and resumes where it stopped: finished tasks come
 //! from their checkpoints, the task under way asks the model only about documents its journal does
-//! not hold. Checkpoints made with another model file, schedule, limit, window, KV mode or data
-//! folder are never used (their key differs).
+//! not hold. Checkpoints are keyed by everything that can change a score
+//! ([`EvalRun::fingerprint`] and each task's documents as read, [`Loaded::digest`]): checkpoints
+//! made with another model file, weight mode, schedule, window, KV mode, batching, scoring code or
+//! data are never used.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -17,11 +19,17 @@ use serde_json::{Map, Value, json};
 
 use crate::batching::BatchOptions;
 use crate::eval::results::{TaskResult, results_json, samples_jsonl, summary_table};
-use crate::eval::task::{EvalError, EvalOptions, evaluate_task_resuming};
-use crate::io::{DocJournal, IoError, JournalError, check_writable, write_atomic};
+use crate::eval::task::{EvalError, EvalOptions, evaluate_loaded};
+use crate::io::{
+    DocJournal, IoError, JournalError, check_folder_writable, check_writable, write_atomic,
+};
 use crate::lm::{LanguageModel, LlamaLm};
 use crate::models::{LoadError, ModelSource};
 use crate::schedules::{ScheduleSpec, ScheduleSpecError};
+use crate::score::SCORING_VERSION;
+use crate::settings::{SettingError, at_least_one, at_least_one_if_given};
+#[cfg(doc)]
+use crate::tasks::Loaded;
 use crate::tasks::{self, Task};
 
 /// What to evaluate and where the results go. [`EvalRun::new`] gives the defaults of `painters
@@ -71,6 +79,9 @@ pub enum EvalRunError {
     /// A task failed (its data, a request, or the run was stopped as asked).
     #[error(transparent)]
     Eval(#[from] EvalError),
+    /// A setting that means nothing (checked before any work).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
 }
 
 /// What a run reports as it goes (for progress lines; the run itself prints nothing but progress
@@ -143,8 +154,15 @@ impl EvalRun {
         on_event: &mut dyn FnMut(&EvalEvent) -> ControlFlow<()>,
     ) -> Result<EvalOutcome, EvalRunError> {
         let started = Instant::now();
-        check_writable(&self.out).map_err(EvalRunError::Output)?;
+        self.check()?;
         let task_list = self.task_list()?;
+        self.check_outputs(&task_list)?;
+        // The data is read once before the model loads, so that a missing or damaged file fails
+        // at once (each task reads it again when its turn comes).
+        for task in &task_list {
+            task.load(&self.data_dir, self.limit)
+                .map_err(EvalError::from)?;
+        }
         self.model.device()?;
         let path = self.model.local_path()?;
         let model = self.model.load_llama(&path)?;
@@ -154,6 +172,17 @@ impl EvalRun {
         let plan = Plan::compile(&schedule, layers, self.kv)?;
         let mut lm = LlamaLm::new(&model, &plan, &tokenizer);
         if let Some(n) = self.max_length {
+            let window = model.config().max_position_embeddings;
+            if n > window {
+                return Err(SettingError::new(
+                    "--max-length",
+                    n,
+                    format!(
+                        "exceeds the model's window of {window} tokens (max_position_embeddings)"
+                    ),
+                )
+                .into());
+            }
             lm = lm.with_max_length(n);
         }
         let stats = plan.stats();
@@ -162,15 +191,7 @@ impl EvalRun {
             plan: &stats,
         });
         let sha = ModelSource::sha256(&path)?;
-        let fingerprint = json!({
-            "model_sha256": sha,
-            "schedule": schedule.to_string(),
-            "layers": layers,
-            "limit": self.limit,
-            "max_length": lm.max_length(),
-            "kv_mode": format!("{:?}", self.kv),
-            "data_dir": self.data_dir,
-        });
+        let fingerprint = self.fingerprint(&sha, &schedule, layers, lm.max_length());
         let results = self.evaluate(&lm, &task_list, &fingerprint, on_event)?;
 
         let date = SystemTime::now()
@@ -188,8 +209,19 @@ impl EvalRun {
                 "max_length": lm.max_length(),
                 "kv_mode": format!("{:?}", self.kv),
                 "shared_prefix": self.batch.min_saved_tokens.is_some(),
+                "weights": self.model.weights.name(),
                 "data_dir": self.data_dir,
+                "scoring_version": SCORING_VERSION,
+                "painters_version": env!("CARGO_PKG_VERSION"),
             }),
+        );
+        extra.insert(
+            "data_sha256".into(),
+            results
+                .iter()
+                .map(|r| (r.info.name.to_string(), json!(r.data_sha256)))
+                .collect::<Map<_, _>>()
+                .into(),
         );
         extra.insert("model_sha256".into(), json!(sha));
         extra.insert(
@@ -211,6 +243,59 @@ impl EvalRun {
             results,
             json,
         })
+    }
+
+    /// What the checkpoints of a run are keyed by, besides each task's own name, version and
+    /// documents: everything else that can change a score — the model file (`sha`) and how its
+    /// weights are stored, the schedule, the window, the KV mode, the batching and the scoring
+    /// code's version. A checkpoint or journal made under another fingerprint is never used.
+    pub fn fingerprint(
+        &self,
+        sha: &str,
+        schedule: &LayerSchedule,
+        layers: usize,
+        window: usize,
+    ) -> Value {
+        json!({
+            "model_sha256": sha,
+            "weights": self.model.weights.name(),
+            "schedule": schedule.to_string(),
+            "layers": layers,
+            "limit": self.limit,
+            "max_length": window,
+            "kv_mode": format!("{:?}", self.kv),
+            "batch_size": self.batch.batch_size,
+            "max_batch_tokens": self.batch.max_batch_tokens,
+            "shared_prefix": self.batch.min_saved_tokens,
+            "scoring_version": SCORING_VERSION,
+        })
+    }
+
+    /// The settings that can be checked before anything is read: counts of at least 1, a
+    /// schedule that runs blocks.
+    pub fn check(&self) -> Result<(), EvalRunError> {
+        at_least_one_if_given("--limit", self.limit, "documents per task")?;
+        at_least_one(
+            "--batch-size",
+            self.batch.batch_size,
+            "rows per forward pass",
+        )?;
+        at_least_one_if_given("--max-length", self.max_length, "tokens of the window")?;
+        self.schedule.check()?;
+        Ok(())
+    }
+
+    /// Every file the run will write can be written: `out`, the sample logs, the checkpoints'
+    /// folder (checked before the model loads, so that a run never fails after the work).
+    fn check_outputs(&self, task_list: &[Box<dyn Task>]) -> Result<(), EvalRunError> {
+        check_writable(&self.out).map_err(EvalRunError::Output)?;
+        if self.log_samples {
+            for task in task_list {
+                check_writable(&samples_path(&self.out, task.info().name))
+                    .map_err(EvalRunError::Output)?;
+            }
+        }
+        check_folder_writable(&checkpoint_dir(&self.out)).map_err(EvalRunError::Output)
     }
 
     /// Every task of the run, or the first unknown name.
@@ -244,11 +329,20 @@ impl EvalRun {
         let checkpoints = checkpoint_dir(&self.out);
         let mut results = Vec::new();
         for task in task_list {
-            let name = task.info().name;
+            let info = task.info();
+            let name = info.name;
+            let loaded = task
+                .load(&self.data_dir, self.limit)
+                .map_err(EvalError::from)?;
+            let data = loaded.digest(&info);
+            // Everything a task's result depends on: the run's fingerprint, the task's version
+            // and its documents as read.
+            let key =
+                json!({"run": fingerprint, "task": name, "version": info.version, "data": data});
             let checkpoint = checkpoints.join(format!("{name}.json"));
             let samples_done = !self.log_samples || samples_path(&self.out, name).is_file();
             if let Some(r) =
-                resume(&checkpoint, fingerprint, task.as_ref()).filter(|_| samples_done)
+                resume(&checkpoint, &key, task.as_ref(), &data).filter(|_| samples_done)
             {
                 let _ = on_event(&EvalEvent::Resumed {
                     task: name,
@@ -259,7 +353,6 @@ impl EvalRun {
             }
             std::fs::create_dir_all(&checkpoints)
                 .map_err(|source| IoError::new(&checkpoints, source))?;
-            let key = json!({"run": fingerprint, "task": name, "version": task.info().version});
             let mut journal =
                 DocJournal::open(&checkpoints.join(format!("{name}.docs.jsonl")), &key)?;
             if !journal.is_empty() {
@@ -269,10 +362,10 @@ impl EvalRun {
                     journal: journal.path(),
                 });
             }
-            let r = evaluate_task_resuming(
+            let r = evaluate_loaded(
                 lm,
                 task.as_ref(),
-                &self.data_dir,
+                &loaded,
                 &opts,
                 Some(&mut journal),
                 &mut |doc_id| on_event(&EvalEvent::Document { task: name, doc_id }),
@@ -289,7 +382,7 @@ impl EvalRun {
                 write_atomic(&path, samples_jsonl(&r.samples).as_bytes())?;
             }
             let mut saved = results_json(std::slice::from_ref(&r), Map::new());
-            saved["checkpoint_key"] = fingerprint.clone();
+            saved["checkpoint_key"] = key;
             write_atomic(&checkpoint, saved.to_string().as_bytes())?;
             results.push(r);
         }
@@ -314,11 +407,13 @@ pub fn checkpoint_dir(out: &Path) -> PathBuf {
 }
 
 /// A finished task's result from an earlier run of the same command, if it is whole and was made
-/// with the same model file, schedule and settings.
-fn resume(path: &Path, fingerprint: &Value, task: &dyn Task) -> Option<TaskResult> {
+/// under the same `key` (model file, weights, schedule, settings, scoring code, documents).
+fn resume(path: &Path, key: &Value, task: &dyn Task, data: &str) -> Option<TaskResult> {
     let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    if v.get("checkpoint_key") != Some(fingerprint) {
+    if v.get("checkpoint_key") != Some(key) {
         return None;
     }
-    TaskResult::from_results_json(task, &v)
+    let mut r = TaskResult::from_results_json(task, &v)?;
+    r.data_sha256 = data.to_string();
+    Some(r)
 }

@@ -5,7 +5,6 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::batching::{BatchOptions, run_requests_until};
@@ -13,9 +12,10 @@ use crate::eval::results::{MetricResult, TaskResult};
 use crate::io::{DocJournal, IoError, JournalError};
 use crate::lm::LanguageModel;
 use crate::lm::LmError;
+use crate::progress::Progress;
 use crate::requests::Response;
 use crate::score::{Item, aggregate};
-use crate::tasks::{DataError, Doc, Gold, Outcome, Task};
+use crate::tasks::{DataError, Doc, Loaded, Outcome, Task};
 
 /// Options of an evaluation run.
 #[derive(Clone, Debug, Default)]
@@ -25,7 +25,8 @@ pub struct EvalOptions {
     pub batch: BatchOptions,
     /// Keep per-document records for `--log-samples`.
     pub log_samples: bool,
-    /// Draw a progress bar on stderr (hidden anyway when stderr is not a terminal).
+    /// Show progress on stderr: a bar on a terminal, else a line at a steady interval
+    /// ([`Progress`]).
     pub progress: bool,
 }
 
@@ -53,34 +54,11 @@ pub enum EvalError {
     Stopped { task: String, done: usize },
 }
 
-fn progress_bar(name: &str, len: usize, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{prefix:>15} [{elapsed_precise}] {wide_bar} {pos}/{len} docs, {per_sec}, ETA {eta}",
-    ) {
-        pb.set_style(style);
-    }
-    pb.set_prefix(name.to_string());
-    pb
-}
-
-fn gold_json(g: &Gold) -> Value {
-    match g {
-        Gold::Choice { index, .. } => json!(index),
-        Gold::Continuation => Value::Null,
-        Gold::Answer(a) => json!(a),
-        Gold::Counts { words, bytes } => json!({"words": words, "bytes": bytes}),
-    }
-}
-
 fn sample_record(doc: &Doc, responses: &[Response], outcome: &Outcome) -> Value {
     let mut rec = json!({
         "doc_id": doc.id,
         "doc": doc.fields,
-        "target": gold_json(&doc.gold),
+        "target": doc.gold.to_json(),
         "arguments": doc.requests,
         "resps": responses,
         "filtered_resps": outcome.filtered,
@@ -153,11 +131,24 @@ pub fn evaluate_task_resuming(
     task: &dyn Task,
     data_dir: &Path,
     opts: &EvalOptions,
+    journal: Option<&mut DocJournal>,
+    on_doc: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Result<TaskResult, EvalError> {
+    let loaded = task.load(data_dir, opts.limit)?;
+    evaluate_loaded(lm, task, &loaded, opts, journal, on_doc)
+}
+
+/// [`evaluate_task_resuming`] of documents already read (`loaded`, e.g. to key a journal by their
+/// [`digest`](Loaded::digest) first); `opts.limit` was applied when they were read.
+pub fn evaluate_loaded(
+    lm: &dyn LanguageModel,
+    task: &dyn Task,
+    loaded: &Loaded,
+    opts: &EvalOptions,
     mut journal: Option<&mut DocJournal>,
     on_doc: &mut dyn FnMut(usize) -> ControlFlow<()>,
 ) -> Result<TaskResult, EvalError> {
     let info = task.info();
-    let loaded = task.load(data_dir, opts.limit)?;
     let start = Instant::now();
     let mut answered: Vec<Option<Vec<Response>>> = match journal.as_deref() {
         Some(j) => loaded
@@ -172,8 +163,8 @@ pub fn evaluate_task_resuming(
         .collect();
     let resumed_docs = answered.len() - todo.len();
     let prior_seconds = journal.as_deref().map_or(0.0, DocJournal::prior_seconds);
-    let pb = progress_bar(info.name, loaded.docs.len(), opts.progress);
-    pb.inc(resumed_docs as u64);
+    let pb = Progress::new(info.name, loaded.docs.len(), "docs", opts.progress);
+    pb.skip(resumed_docs);
     let reqs: Vec<&[_]> = todo
         .iter()
         .map(|&i| loaded.docs[i].requests.as_slice())
@@ -198,7 +189,7 @@ pub fn evaluate_task_resuming(
             source: Box::new(f.source),
         }
     })?;
-    pb.finish_and_clear();
+    drop(pb);
     let Some(fresh) = fresh else {
         return Err(EvalError::Stopped {
             task: info.name.to_string(),
@@ -251,8 +242,9 @@ pub fn evaluate_task_resuming(
         Vec::new()
     };
     Ok(TaskResult {
+        data_sha256: loaded.digest(&info),
         info,
-        data_path: loaded.path,
+        data_path: loaded.path.clone(),
         n_original: loaded.total,
         n_effective: loaded.docs.len(),
         metrics,

@@ -19,6 +19,7 @@ use painters_bert::{BertError, BertForSequenceClassification, DropoutRng, to_hos
 use crate::glue::dataset::Dataset;
 use crate::glue::evaluate::predict;
 use crate::glue::optim::{self, linear_schedule};
+use crate::settings::{SettingError, at_least_one, positive_finite};
 
 /// Which parameters train.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,6 +80,17 @@ impl Default for FinetuneConfig {
             dropout: true,
             seed: 42,
         }
+    }
+}
+
+impl FinetuneConfig {
+    /// Refuse settings that mean nothing, naming the flag `painters glue` spells them with: a
+    /// learning rate that is not a positive finite number, a batch of 0 examples, a truncation
+    /// length of 0 tokens.
+    pub fn check(&self) -> Result<(), SettingError> {
+        positive_finite("--lr", self.learning_rate)?;
+        at_least_one("--batch-size", self.batch_size, "examples per step")?;
+        at_least_one("--max-length", self.max_length, "tokens per example")
     }
 }
 
@@ -148,6 +160,18 @@ pub fn finetune(
     eval: Option<&Dataset>,
     cfg: &FinetuneConfig,
 ) -> Result<(BertForSequenceClassification, TrainReport), BertError> {
+    finetune_with(model, schedule, train, eval, cfg, &mut |_, _| {})
+}
+
+/// [`finetune`], telling `on_step(done, total)` after every optimisation step (for progress).
+pub fn finetune_with(
+    model: BertForSequenceClassification,
+    schedule: &LayerSchedule,
+    train: &Dataset,
+    eval: Option<&Dataset>,
+    cfg: &FinetuneConfig,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<(BertForSequenceClassification, TrainReport), BertError> {
     if train.is_empty() || cfg.batch_size == 0 {
         return Err(BertError::Unsupported(
             "fine-tuning needs examples and a batch size > 0".into(),
@@ -207,6 +231,7 @@ pub fn finetune(
                 grad_norm,
             });
             step += 1;
+            on_step(step, total);
         }
         if let Some(e) = eval {
             report

@@ -33,6 +33,7 @@ pub use error::GlueDataError;
 pub use evaluate::{evaluate_glue, predict};
 pub use finetune::{
     EvalMetrics, FinetuneConfig, FinetuneMode, StepLog, TrainReport, evaluate, finetune,
+    finetune_with,
 };
 pub use metrics::GlueMetrics;
 pub use optim::linear_schedule;

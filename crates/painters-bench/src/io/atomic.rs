@@ -48,11 +48,53 @@ fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Fail now, not after hours of work, when `path` could not be written: its folder must exist and
-/// accept a new file. Leaves nothing behind.
+/// Fail now, not after hours of work, when the file `path` could not be written: it must not be a
+/// folder, and its folder must exist and accept a new file. Leaves nothing behind.
 pub fn check_writable(path: &Path) -> Result<(), IoError> {
-    let probe = folder_of(path).join(format!(".painters-probe.{}.tmp", std::process::id()));
-    std::fs::File::create(&probe).map_err(|source| IoError::new(path, source))?;
+    if path.is_dir() {
+        return Err(IoError::new(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a folder; a file is expected here",
+            ),
+        ));
+    }
+    probe(folder_of(path)).map_err(|source| IoError::new(path, source))
+}
+
+/// Fail now, not after hours of work, when the folder `path` could not be written into: an
+/// existing `path` must be a folder that accepts a new file; a missing one must be creatable (its
+/// nearest existing ancestor a writable folder). Creates nothing, leaves nothing behind.
+pub fn check_folder_writable(path: &Path) -> Result<(), IoError> {
+    let not_a_folder = || {
+        IoError::new(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "not a folder (an existing file); a folder is expected here",
+            ),
+        )
+    };
+    let mut at = path;
+    loop {
+        if at.is_dir() {
+            return probe(at).map_err(|source| IoError::new(path, source));
+        }
+        if at.exists() {
+            return Err(not_a_folder());
+        }
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => return probe(Path::new(".")).map_err(|source| IoError::new(path, source)),
+        }
+    }
+}
+
+/// Create and remove an empty file in `folder`.
+fn probe(folder: &Path) -> std::io::Result<()> {
+    let probe = folder.join(format!(".painters-probe.{}.tmp", std::process::id()));
+    std::fs::File::create(&probe)?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }

@@ -5,5 +5,5 @@
 pub mod atomic;
 pub mod journal;
 
-pub use atomic::{IoError, check_writable, write_atomic};
+pub use atomic::{IoError, check_folder_writable, check_writable, write_atomic};
 pub use journal::{DocJournal, JournalError};

@@ -10,12 +10,15 @@ use painters::{KvMode, LayerSchedule, Plan};
 use crate::analysis::{
     AnalysisError, AnalysisOptions, LayerAnalysis, SimilarityMode, analyze_llama, write_outputs,
 };
+use crate::io::{IoError, check_folder_writable};
 use crate::lm::{LlamaLm, LmError, TokenRequest};
 use crate::models::{LoadError, ModelSource};
+use crate::progress::Progress;
 use crate::report::ReportError;
 use crate::report::layers::{LayerReportMeta, write_layer_report};
 use crate::requests::{Request, loglikelihood_tokens};
 use crate::schedules::{ScheduleSpec, ScheduleSpecError};
+use crate::settings::{SettingError, at_least_one};
 use crate::tasks::{self, DataError};
 
 /// One layer analysis.
@@ -37,7 +40,8 @@ pub struct LayersRun {
     pub data_dir: PathBuf,
     /// Output folder (created if missing).
     pub out: PathBuf,
-    /// Progress lines (handed to the caller's `on_progress`).
+    /// Show the analysis' progress on stderr (a bar on a terminal, else a line at a steady
+    /// interval).
     pub progress: bool,
     /// The command line, shown in the report.
     pub command: Option<String>,
@@ -76,6 +80,12 @@ pub enum LayersError {
     },
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// A setting that means nothing (checked before any work).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// `--out` cannot be written into (checked before any work).
+    #[error(transparent)]
+    Output(IoError),
 }
 
 /// What a finished analysis produced.
@@ -121,6 +131,10 @@ impl LayersRun {
     /// Analyse, write the outputs and the report; `say` gets the progress lines.
     pub fn execute(&self, say: &mut dyn FnMut(&str)) -> Result<LayersOutcome, LayersError> {
         let started = Instant::now();
+        at_least_one("--limit", self.limit, "documents")?;
+        at_least_one("--batch-size", self.batch_size, "rows per forward pass")?;
+        self.schedule.check()?;
+        check_folder_writable(&self.out).map_err(LayersError::Output)?;
         let modes = modes(&self.modes)?;
         if self.task != "lambada_openai" {
             return Err(LayersError::UnsupportedTask(self.task.clone()));
@@ -160,25 +174,24 @@ impl LayersRun {
         ));
 
         let options = AnalysisOptions {
-            batch_size: self.batch_size.max(1),
+            batch_size: self.batch_size,
             top_k: self.top_k,
             ..AnalysisOptions::default()
         };
+        let pb = Progress::new("layers", requests.len(), "docs", self.progress);
+        let mut shown = 0;
         let analysis = analyze_llama(
             &model,
             &plan,
             &requests,
             Some(&tokenizer),
             &options,
-            |done, total| {
-                if self.progress {
-                    say(&format!(
-                        "  {done}/{total} documents, {:.1} s",
-                        started.elapsed().as_secs_f64()
-                    ));
-                }
+            |done, _| {
+                pb.inc(done.saturating_sub(shown));
+                shown = done;
             },
         )?;
+        drop(pb);
         let wall = started.elapsed().as_secs_f64();
 
         std::fs::create_dir_all(&self.out).map_err(|source| LayersError::Io {

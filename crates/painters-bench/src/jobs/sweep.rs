@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::report::sweep::{
     Loaded, ResultFilter, SweepReportError, SweepReportFiles, SweepReportMeta, report_folder,
 };
+use crate::score::SCORING_VERSION;
 use crate::sweep::{
     MergeReport, NormConfig, NormFlagError, Shard, SweepError, SweepEvent, SweepOutcome, SweepRun,
     SweepRunError, merge,
@@ -58,6 +59,9 @@ impl SweepJob {
             limit: Some(outcome.limit),
             tasks: Some(outcome.tasks.iter().cloned().collect::<BTreeSet<_>>()),
             finetune: Some(outcome.finetune.clone()),
+            settings: Some(outcome.report.settings.clone()),
+            scoring: Some(SCORING_VERSION),
+            data: Some(outcome.report.data.clone()),
         };
         let meta = SweepReportMeta {
             model: outcome
@@ -122,7 +126,7 @@ impl ReportJob {
             limit: self.limit.map(Some),
             tasks: (!self.tasks.is_empty())
                 .then(|| self.tasks.iter().map(|t| t.trim().to_string()).collect()),
-            finetune: None,
+            ..ResultFilter::default()
         };
         let (loaded, files) = report_folder(&self.dir, &filter, &meta)?;
         Ok(Reported { loaded, files })

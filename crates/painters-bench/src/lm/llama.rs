@@ -8,13 +8,14 @@ use painters_llama::generate::{GenerateOptions, Sampling, generate};
 use painters_llama::{LlamaInput, LlamaModel};
 use rayon::prelude::*;
 
-use super::{LanguageModel, LmError, Scored, TokenRequest, Tokenize, common_prefix};
+use super::{LanguageModel, LmError, Scored, TextEncoding, TokenRequest, Tokenize, common_prefix};
 
 /// A Llama model run under a plan, with a tokenizer.
 pub struct LlamaLm<'a> {
     model: &'a LlamaModel,
     plan: &'a Plan,
     tokenizer: &'a dyn Tokenize,
+    encoding: TextEncoding,
     max_length: usize,
     prefix: u32,
 }
@@ -34,9 +35,15 @@ impl<'a> LlamaLm<'a> {
             model,
             plan,
             tokenizer,
+            encoding: TextEncoding::for_family(c.family),
             max_length: c.max_position_embeddings,
             prefix,
         }
+    }
+
+    /// How request texts are encoded (lm-eval's rule for the model's family).
+    pub fn encoding(&self) -> TextEncoding {
+        self.encoding
     }
 
     /// A shorter window than the model's (faster perplexity runs, tests). Larger values are capped.
@@ -296,7 +303,7 @@ impl LanguageModel for LlamaLm<'_> {
         self.prefix
     }
     fn encode(&self, text: &str) -> Result<Vec<u32>, LmError> {
-        self.tokenizer.encode(text)
+        self.encoding.encode(self.tokenizer, text)
     }
     fn decode(&self, ids: &[u32]) -> Result<String, LmError> {
         self.tokenizer.decode(ids)

@@ -11,5 +11,6 @@ mod model;
 
 pub use llama::{BatchPass, LlamaLm, SharedPass};
 pub use model::{
-    ByteTokenizer, LanguageModel, LmError, Scored, TokenRequest, Tokenize, common_prefix,
+    ByteTokenizer, LanguageModel, LmError, Scored, TextEncoding, TokenRequest, Tokenize,
+    common_prefix,
 };

@@ -2,8 +2,8 @@
 //! tokenizers ([`Tokenize`]).
 
 use painters::ExecError;
-use painters_llama::LlamaError;
 use painters_llama::tokenizer::{TextTokenizer, TokenizerError};
+use painters_llama::{Family, LlamaError};
 
 /// Why a request could not be scored or generated.
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +54,16 @@ pub struct Scored {
     pub greedy: bool,
 }
 
-/// Text ↔ tokens as lm-eval's HF model does it: no special tokens added, special tokens dropped when
-/// decoding.
+/// Text ↔ tokens as lm-eval's HF model does it: [`Tokenize::encode`] adds no special tokens,
+/// [`Tokenize::encode_special`] adds those the tokenizer adds by default (HF's
+/// `add_special_tokens=True`), and decoding drops special tokens.
 pub trait Tokenize: Sync {
     fn encode(&self, text: &str) -> Result<Vec<u32>, LmError>;
+    /// `text` with the special tokens the tokenizer adds by default (BOS for Gemma). Tokenizers
+    /// that add none encode as [`Tokenize::encode`].
+    fn encode_special(&self, text: &str) -> Result<Vec<u32>, LmError> {
+        self.encode(text)
+    }
     fn decode(&self, ids: &[u32]) -> Result<String, LmError>;
     /// BOS, else EOS: what lm-eval prepends to the first rolling window (`prefix_token_id`).
     fn prefix_token(&self) -> Option<u32>;
@@ -67,12 +73,46 @@ impl Tokenize for TextTokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>, LmError> {
         Ok(self.encode_with(text, false)?)
     }
+    fn encode_special(&self, text: &str) -> Result<Vec<u32>, LmError> {
+        Ok(TextTokenizer::encode(self, text)?)
+    }
     fn decode(&self, ids: &[u32]) -> Result<String, LmError> {
         Ok(TextTokenizer::decode(self, ids, true)?)
     }
     fn prefix_token(&self) -> Option<u32> {
         let s = self.special_tokens();
         s.bos.or(s.eos)
+    }
+}
+
+/// How lm-eval's HF model (`HFLM.tok_encode`) encodes the text of a request for a model family:
+/// contexts, whole texts of rolling log-likelihoods and generation prompts alike.
+///
+/// lm-eval passes `add_special_tokens=False` to the tokenizer, except for Gemma models: its
+/// `HFLM.__init__` sets `add_bos_token = True` when `"gemma" in config.model_type` ("Gemma
+/// underperforms without it"), and every text is then encoded with the tokenizer's special tokens
+/// (BOS first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextEncoding {
+    /// Encode with the tokenizer's default special tokens ([`Tokenize::encode_special`]).
+    pub special_tokens: bool,
+}
+
+impl TextEncoding {
+    /// What lm-eval does for a model of `family`.
+    pub fn for_family(family: Family) -> Self {
+        TextEncoding {
+            special_tokens: matches!(family, Family::Gemma2 | Family::Gemma3),
+        }
+    }
+
+    /// `text` encoded this way.
+    pub fn encode(&self, tokenizer: &dyn Tokenize, text: &str) -> Result<Vec<u32>, LmError> {
+        if self.special_tokens {
+            tokenizer.encode_special(text)
+        } else {
+            tokenizer.encode(text)
+        }
     }
 }
 
@@ -99,6 +139,8 @@ pub trait LanguageModel {
     fn max_length(&self) -> usize;
     /// The token lm-eval puts before a text that has no context of its own.
     fn prefix_token(&self) -> u32;
+    /// `text` as lm-eval's `tok_encode` encodes it for this model: with special tokens only where
+    /// lm-eval adds them ([`TextEncoding`]).
     fn encode(&self, text: &str) -> Result<Vec<u32>, LmError>;
     fn decode(&self, ids: &[u32]) -> Result<String, LmError>;
     /// Score requests that fit the window ([`TokenRequest::input_len`] ≤ [`Self::max_length`]),

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use painters_bert::{BertError, BertModel};
 use painters_llama::tokenizer::TextTokenizer;
-use painters_llama::{LlamaError, LlamaModel, load_tokenizer};
+use painters_llama::{
+    DecoderConfig, GgufSource, LlamaError, LlamaModel, LoadOptions, WeightMode, load_tokenizer,
+};
 
 use crate::device;
 use crate::hub::{HubError, resolve_model_arg};
@@ -29,6 +31,14 @@ pub enum LoadError {
     /// The weight file could not be hashed.
     #[error(transparent)]
     Hash(#[from] ModelError),
+    /// A text the tokenizer could not encode.
+    #[error("tokenizer: {0}")]
+    Encode(String),
+    /// A weight mode other than f32 for a BERT model.
+    #[error(
+        "--weights {0}: BERT encoders run (and fine-tune) in f32 only; leave --weights out or pass --weights f32"
+    )]
+    WeightsOnBert(WeightMode),
 }
 
 /// A model named as on the command line: a HF checkpoint folder, a `.gguf` file, or
@@ -40,6 +50,9 @@ pub struct ModelSource {
     pub device: String,
     /// Show a hub download's progress on stderr.
     pub progress: bool,
+    /// How a decoder's matrices are stored ([`WeightMode`]; f32 is the exact path). BERT models
+    /// take f32 only.
+    pub weights: WeightMode,
 }
 
 impl ModelSource {
@@ -49,6 +62,7 @@ impl ModelSource {
             model: model.into(),
             device: "cpu".into(),
             progress: false,
+            weights: WeightMode::F32,
         }
     }
 
@@ -68,9 +82,26 @@ impl ModelSource {
         is_bert_folder(path)
     }
 
-    /// The Llama model at the local `path` (from [`Self::local_path`]) and its tokenizer.
+    /// The decoder at the local `path` (from [`Self::local_path`]), its matrices stored as
+    /// [`Self::weights`] says.
     pub fn load_llama(&self, path: &Path) -> Result<LlamaModel, LoadError> {
-        Ok(LlamaModel::load(path, &self.device()?)?)
+        let options = LoadOptions {
+            weights: self.weights,
+            exec: None,
+        };
+        Ok(LlamaModel::load_with(path, &self.device()?, options)?)
+    }
+
+    /// The decoder's config at the local `path`, read without its weights (a GGUF's metadata or a
+    /// folder's `config.json`): what a run checks before loading.
+    pub fn decoder_config(path: &Path) -> Result<DecoderConfig, LoadError> {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+        {
+            return Ok(GgufSource::open(path)?.config()?);
+        }
+        Ok(DecoderConfig::from_hf_file(path).map_err(LlamaError::from)?)
     }
 
     /// The tokenizer of the Llama model at `path`.
@@ -78,9 +109,18 @@ impl ModelSource {
         Ok(load_tokenizer(path)?)
     }
 
-    /// The BERT model at the local `path`.
+    /// The BERT model at the local `path` (f32 weights only).
     pub fn load_bert(&self, path: &Path) -> Result<BertModel, LoadError> {
+        self.check_bert_weights()?;
         Ok(BertModel::load(path, &self.device()?)?)
+    }
+
+    /// A BERT model takes f32 weights only: any other [`Self::weights`] is an error.
+    pub fn check_bert_weights(&self) -> Result<(), LoadError> {
+        match self.weights {
+            WeightMode::F32 => Ok(()),
+            other => Err(LoadError::WeightsOnBert(other)),
+        }
     }
 
     /// The sha256 of the weight file of the model at `path` (lowercase hex).

@@ -131,6 +131,12 @@ impl BenchRun {
     /// Measure (and write the JSON file, if asked); `say` gets a progress line before each
     /// stage.
     pub fn execute(&self, say: &mut dyn FnMut(&str)) -> Result<BenchFigures, BenchError> {
+        if let Some(path) = &self.json {
+            crate::io::check_writable(path).map_err(|e| BenchError::Write {
+                path: e.path,
+                source: e.source,
+            })?;
+        }
         let figures = self.measure(say)?;
         if let Some(path) = &self.json {
             let v = figures.json();

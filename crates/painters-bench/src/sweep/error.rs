@@ -75,4 +75,14 @@ pub enum SweepError {
     Mixed(String),
     #[error("stopped after {0} results (as asked)")]
     Stopped(usize),
+    /// A sweep with more points than allowed, counted before any is built.
+    #[error(
+        "the sweep has {count} schedule points (experiments {experiments} on a {layers}-block model); at most {limit} are allowed"
+    )]
+    TooManyPoints {
+        count: u128,
+        limit: usize,
+        experiments: String,
+        layers: usize,
+    },
 }

@@ -156,84 +156,62 @@ impl Experiment {
         Self::NAMES[*self as usize]
     }
 
+    /// The experiments this one stands for: itself, or the list that `summary` and `all` name.
+    fn leaves(self) -> Vec<Experiment> {
+        match self {
+            // Skip, MiddleRepeat, Reverse, Random, Parallel, LoopedParallel.
+            Experiment::Summary => Self::ALL[2..8].to_vec(),
+            Experiment::All => Self::ALL[..Self::ALL.len() - 2].to_vec(),
+            leaf => vec![leaf],
+        }
+    }
+
     /// The schedule points of this experiment for a `layers`-block model, the full model first.
     pub fn points(
         &self,
         layers: usize,
         opts: &ExperimentOptions,
     ) -> Result<Vec<SchedulePoint>, SweepError> {
-        let mut out = vec![SchedulePoint::full(layers)];
-        let ns = 0..=layers.saturating_sub(2) / 2;
-        if layers < 2 {
-            return Err(SweepError::Experiment(format!(
-                "a {layers}-block model has no middle to sweep"
-            )));
-        }
-        let each_n = |out: &mut Vec<SchedulePoint>, v: Variant| -> Result<(), SweepError> {
-            for n in ns.clone() {
-                out.push(SchedulePoint::of(v, layers, n)?);
-            }
-            Ok(())
+        sweep_points(&[*self], layers, opts)
+    }
+
+    /// The points of a leaf experiment (not `summary` or `all`) after the full model, built one at
+    /// a time as the iterator is read.
+    fn leaf_points(
+        self,
+        layers: usize,
+        opts: ExperimentOptions,
+    ) -> Box<dyn Iterator<Item = Result<SchedulePoint, SweepError>>> {
+        let last_n = layers.saturating_sub(2) / 2;
+        let ns = 0..=last_n;
+        let each_n = move |v: Variant| -> Box<dyn Iterator<Item = _>> {
+            Box::new((0..=last_n).map(move |n| SchedulePoint::of(v, layers, n)))
         };
         match self {
             Experiment::SkipOne => {
-                for i in 0..layers {
-                    out.push(SchedulePoint::of(Variant::SkipOne, layers, i)?);
-                }
+                Box::new((0..layers).map(move |i| SchedulePoint::of(Variant::SkipOne, layers, i)))
             }
-            Experiment::Switch => {
-                for i in 0..layers - 1 {
-                    out.push(SchedulePoint::of(Variant::Switch, layers, i)?);
-                }
-            }
-            Experiment::Skip => each_n(&mut out, Variant::Skip)?,
-            Experiment::MiddleRepeat => each_n(&mut out, Variant::MiddleRepeat)?,
-            Experiment::Reverse => each_n(&mut out, Variant::Reverse)?,
-            Experiment::Random => {
-                for n in ns.clone() {
-                    for seed in 0..opts.seeds {
-                        let seed = seed as i128;
-                        out.push(SchedulePoint::of(Variant::Random { seed }, layers, n)?);
-                    }
-                }
-            }
-            Experiment::Parallel => each_n(&mut out, Variant::Parallel)?,
-            Experiment::LoopedParallel => each_n(
-                &mut out,
-                Variant::LoopedParallel {
-                    loops: opts.loops.max(1),
-                },
-            )?,
-            Experiment::Grid => {
-                for n in ns.clone() {
-                    for loops in 1..=opts.max_loops.max(1) {
-                        out.push(SchedulePoint::of(
-                            Variant::LoopedParallel { loops },
-                            layers,
-                            n,
-                        )?);
-                    }
-                }
-            }
-            Experiment::Summary => {
-                return sweep_points(
-                    &[
-                        Experiment::Skip,
-                        Experiment::MiddleRepeat,
-                        Experiment::Reverse,
-                        Experiment::Random,
-                        Experiment::Parallel,
-                        Experiment::LoopedParallel,
-                    ],
-                    layers,
-                    opts,
-                );
-            }
-            Experiment::All => {
-                return sweep_points(&Self::ALL[..Self::ALL.len() - 1], layers, opts);
-            }
+            Experiment::Switch => Box::new(
+                (0..layers.saturating_sub(1))
+                    .map(move |i| SchedulePoint::of(Variant::Switch, layers, i)),
+            ),
+            Experiment::Skip => each_n(Variant::Skip),
+            Experiment::MiddleRepeat => each_n(Variant::MiddleRepeat),
+            Experiment::Reverse => each_n(Variant::Reverse),
+            Experiment::Random => Box::new(ns.flat_map(move |n| {
+                (0..opts.seeds).map(move |seed| {
+                    SchedulePoint::of(Variant::Random { seed: seed as i128 }, layers, n)
+                })
+            })),
+            Experiment::Parallel => each_n(Variant::Parallel),
+            Experiment::LoopedParallel => each_n(Variant::LoopedParallel { loops: opts.loops }),
+            Experiment::Grid => Box::new(ns.flat_map(move |n| {
+                (1..=opts.max_loops).map(move |loops| {
+                    SchedulePoint::of(Variant::LoopedParallel { loops }, layers, n)
+                })
+            })),
+            Experiment::Summary | Experiment::All => Box::new(std::iter::empty()),
         }
-        Ok(out)
     }
 }
 
@@ -273,7 +251,14 @@ pub struct ExperimentOptions {
     pub max_loops: usize,
     /// K of `looped_parallel` (the paper's "3X").
     pub loops: usize,
+    /// The most points a sweep may have (`--max-points`); a sweep of more is refused, counted
+    /// before any point is built ([`count_points`]).
+    pub max_points: usize,
 }
+
+/// The default [`ExperimentOptions::max_points`]: about 15 times the paper's whole set of
+/// experiments on a 32-block model (`all` with 10 seeds and K up to 28: 686 points).
+pub const MAX_POINTS: usize = 10_000;
 
 impl Default for ExperimentOptions {
     fn default() -> Self {
@@ -281,21 +266,95 @@ impl Default for ExperimentOptions {
             seeds: 10,
             max_loops: 28,
             loops: 3,
+            max_points: MAX_POINTS,
         }
     }
 }
 
+/// The leaf experiments `experiments` name, each once.
+fn leaves(experiments: &[Experiment]) -> BTreeSet<Experiment> {
+    experiments.iter().flat_map(|e| e.leaves()).collect()
+}
+
+/// How many distinct points [`sweep_points`] would build, computed from the counts alone (no point
+/// is built); `None` beyond `u128`. Every point's label is unique to its variant and parameters, so
+/// the union of experiments is a sum per variant, with `looped_parallel`'s K counted once when
+/// `grid` covers it.
+pub fn count_points(
+    experiments: &[Experiment],
+    layers: usize,
+    opts: &ExperimentOptions,
+) -> Option<u128> {
+    let leaves = leaves(experiments);
+    let t = layers as u128;
+    let ns = (layers.saturating_sub(2) / 2) as u128 + 1;
+    let mut count: u128 = 1;
+    for e in &leaves {
+        let add = match e {
+            Experiment::SkipOne => t,
+            Experiment::Switch => t.saturating_sub(1),
+            Experiment::Skip
+            | Experiment::MiddleRepeat
+            | Experiment::Reverse
+            | Experiment::Parallel => ns,
+            Experiment::Random => ns.checked_mul(opts.seeds as u128)?,
+            Experiment::Grid => ns.checked_mul(opts.max_loops as u128)?,
+            Experiment::LoopedParallel => {
+                let in_grid = leaves.contains(&Experiment::Grid)
+                    && (1..=opts.max_loops).contains(&opts.loops);
+                if in_grid { 0 } else { ns }
+            }
+            Experiment::Summary | Experiment::All => 0,
+        };
+        count = count.checked_add(add)?;
+    }
+    Some(count)
+}
+
 /// The union of several experiments' points, each label once, in first-seen order (so the full
-/// model comes first).
+/// model comes first). The points are counted first ([`count_points`]): a sweep of more than
+/// `opts.max_points` is refused before any point is built, and the rest are built one at a time.
 pub fn sweep_points(
     experiments: &[Experiment],
     layers: usize,
     opts: &ExperimentOptions,
 ) -> Result<Vec<SchedulePoint>, SweepError> {
+    if layers < 2 {
+        return Err(SweepError::Experiment(format!(
+            "a {layers}-block model has no middle to sweep"
+        )));
+    }
+    let leaves = leaves(experiments);
+    for (experiment, flag, value) in [
+        (Experiment::Random, "--seeds", opts.seeds),
+        (Experiment::Grid, "--max-loops", opts.max_loops),
+        (Experiment::LoopedParallel, "--loops", opts.loops),
+    ] {
+        if value == 0 && leaves.contains(&experiment) {
+            return Err(SweepError::Experiment(format!(
+                "{flag} 0: the {experiment} experiment needs at least 1"
+            )));
+        }
+    }
+    let count = count_points(experiments, layers, opts);
+    if count.is_none_or(|c| c > opts.max_points as u128) {
+        return Err(SweepError::TooManyPoints {
+            count: count.unwrap_or(u128::MAX),
+            limit: opts.max_points,
+            experiments: experiments
+                .iter()
+                .map(|e| e.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            layers,
+        });
+    }
     let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for e in experiments {
-        for p in e.points(layers, opts)? {
+    let mut out = vec![SchedulePoint::full(layers)];
+    seen.insert(out[0].label.clone());
+    for e in experiments.iter().flat_map(|e| e.leaves()) {
+        for p in e.leaf_points(layers, *opts) {
+            let p = p?;
             if seen.insert(p.label.clone()) {
                 out.push(p);
             }

@@ -34,11 +34,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use painters_bert::{BertError, BertForSequenceClassification, BertModel, BertTokenizer};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::glue::{
     Dataset, FinetuneConfig, GlueMetrics, GlueRecord, GlueTask, PAPER_TASKS, Subset, evaluate_glue,
-    finetune, read_glue_jsonl, split_path, tokenize_records,
+    finetune_with, read_glue_jsonl, split_path, tokenize_records,
 };
+use crate::score::SCORING_VERSION;
 use crate::sweep::error::SweepError;
 use crate::sweep::experiments::SchedulePoint;
 use crate::sweep::store::{Record, ResultKey};
@@ -197,6 +199,15 @@ pub fn glue_task(name: &str) -> Result<GlueTask, SweepError> {
     Err(SweepError::UnknownTask(name.to_string()))
 }
 
+/// A task's train and dev examples as read (the subsets the settings take), with what was read
+/// and their digest ([`ResultKey::data`]).
+struct RawTask {
+    train: Vec<GlueRecord>,
+    dev: Vec<GlueRecord>,
+    about: Value,
+    digest: String,
+}
+
 /// A task's train and dev data, tokenized, with what was read.
 struct TaskData {
     train: Dataset,
@@ -204,11 +215,21 @@ struct TaskData {
     about: Value,
 }
 
-fn load_task(
-    task: GlueTask,
-    model: &GlueSweepModel,
-    opts: &GlueSweepOptions,
-) -> Result<TaskData, SweepError> {
+/// The sha256 of GLUE examples: every example's texts and label, in order, per split.
+fn records_digest(splits: &[(&str, &[GlueRecord])]) -> String {
+    let mut h = Sha256::new();
+    for (name, records) in splits {
+        h.update(format!("{name} {}\n", records.len()));
+        for r in *records {
+            h.update(json!([r.text_a, r.text_b, r.label.to_bits()]).to_string());
+            h.update(b"\n");
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Read `task`'s splits and cut them to the settings' subsets (no tokenizing yet).
+fn read_task(task: GlueTask, opts: &GlueSweepOptions) -> Result<RawTask, SweepError> {
     let data_err = |e| SweepError::GlueData {
         task: task.name().to_string(),
         source: Box::new(e),
@@ -220,17 +241,8 @@ fn load_task(
     let (train_available, dev_available) = (train_all.len(), dev_all.len());
     let train_subset = opts.settings.train_subset();
     let dev_subset = opts.eval_limit.map_or(Subset::All, Subset::First);
-    let tokenize = |records: &[GlueRecord]| {
-        tokenize_records(records, model.tokenizer, opts.settings.config.max_length).map_err(|e| {
-            SweepError::Finetune {
-                label: "tokenizing".into(),
-                task: task.name().to_string(),
-                source: Box::new(e),
-            }
-        })
-    };
-    let train = tokenize(&train_subset.apply(train_all))?;
-    let dev = tokenize(&dev_subset.apply(dev_all))?;
+    let train = train_subset.apply(train_all);
+    let dev = dev_subset.apply(dev_all);
     let about = json!({
         "train": {
             "file": train_path.display().to_string(),
@@ -245,7 +257,36 @@ fn load_task(
             "subset": dev_subset.to_json(),
         },
     });
-    Ok(TaskData { train, dev, about })
+    let digest = records_digest(&[("train", &train), ("dev", &dev)]);
+    Ok(RawTask {
+        train,
+        dev,
+        about,
+        digest,
+    })
+}
+
+/// `raw` tokenized for `model`.
+fn tokenize_task(
+    task: GlueTask,
+    raw: &RawTask,
+    model: &GlueSweepModel,
+    opts: &GlueSweepOptions,
+) -> Result<TaskData, SweepError> {
+    let tokenize = |records: &[GlueRecord]| {
+        tokenize_records(records, model.tokenizer, opts.settings.config.max_length).map_err(|e| {
+            SweepError::Finetune {
+                label: "tokenizing".into(),
+                task: task.name().to_string(),
+                source: Box::new(e),
+            }
+        })
+    };
+    Ok(TaskData {
+        train: tokenize(&raw.train)?,
+        dev: tokenize(&raw.dev)?,
+        about: raw.about.clone(),
+    })
 }
 
 /// lm-eval's standard error of a mean of 0/1 scores: the sample standard deviation over √n.
@@ -281,15 +322,16 @@ fn results_section(m: &GlueMetrics) -> Map<String, Value> {
 }
 
 /// Fine-tune a fresh copy of the encoder with a new head on `data.train` under `item`'s schedule,
-/// evaluate it on `data.dev` under the same schedule, and build the result file.
+/// evaluate it on `data.dev` under the same schedule, and build the result file. The training
+/// steps are reported to `sink` as they are done.
 fn compute_one(
-    model: &GlueSweepModel,
+    (model, opts): (&GlueSweepModel, &GlueSweepOptions),
     task: GlueTask,
     data: &TaskData,
     item: &Item,
     key: ResultKey,
     points: &[SchedulePoint],
-    opts: &GlueSweepOptions,
+    sink: &mut dyn ResultSink,
 ) -> Result<(Record, f64), SweepError> {
     let started = Instant::now();
     let label = item.label(points).to_string();
@@ -306,7 +348,15 @@ fn compute_one(
     let t0 = Instant::now();
     let (trained, report) = match cfg.epochs {
         0 => (head, Default::default()),
-        _ => finetune(head, &item.schedule, &data.train, None, cfg).map_err(bert_err)?,
+        _ => finetune_with(
+            head,
+            &item.schedule,
+            &data.train,
+            None,
+            cfg,
+            &mut |done, total| sink.step(done, total, "steps"),
+        )
+        .map_err(bert_err)?,
     };
     let train_s = t0.elapsed().as_secs_f64();
     let t0 = Instant::now();
@@ -364,13 +414,21 @@ fn compute_one(
     Ok((record, seconds))
 }
 
+/// The settings part of a GLUE result's key: BERT runs in f32 only (the fine-tuning settings are
+/// [`ResultKey::finetune`]).
+fn glue_settings() -> String {
+    "weights=f32".into()
+}
+
 /// The GLUE sweep's way of keying and computing results.
 struct GlueSweeper<'a> {
     model: &'a GlueSweepModel<'a>,
     opts: &'a GlueSweepOptions,
     tasks: Vec<GlueTask>,
     finetune: String,
-    /// Every task with work: its data, read and tokenized once.
+    /// Every task's examples as read (what the results are keyed by).
+    raw: Vec<RawTask>,
+    /// Every task with work: its data, tokenized once.
     data: BTreeMap<usize, TaskData>,
 }
 
@@ -387,6 +445,9 @@ impl Sweeper for GlueSweeper<'_> {
             limit: self.opts.eval_limit,
             seed,
             finetune: Some(self.finetune.clone()),
+            data: self.raw[t].digest.clone(),
+            settings: glue_settings(),
+            scoring: SCORING_VERSION,
         }
     }
 
@@ -395,12 +456,16 @@ impl Sweeper for GlueSweeper<'_> {
         1
     }
 
-    /// Every task with work has its data read and tokenized once, before any fine-tuning (a
-    /// missing file fails here).
+    /// Every task with work has its data tokenized once, before any fine-tuning.
     fn prepare(&mut self, todo: &[(usize, Vec<&Item>)]) -> Result<(), SweepError> {
         for &(t, _) in todo {
             if let std::collections::btree_map::Entry::Vacant(slot) = self.data.entry(t) {
-                slot.insert(load_task(self.tasks[t], self.model, self.opts)?);
+                slot.insert(tokenize_task(
+                    self.tasks[t],
+                    &self.raw[t],
+                    self.model,
+                    self.opts,
+                )?);
             }
         }
         Ok(())
@@ -421,8 +486,15 @@ impl Sweeper for GlueSweeper<'_> {
             let label = format!("{} on {}", item.label(points), task.name());
             sink.starting(&label);
             let key = self.key(&item.text, item.seed, t);
-            let (record, seconds) =
-                compute_one(self.model, task, task_data, item, key, points, self.opts)?;
+            let (record, seconds) = compute_one(
+                (self.model, self.opts),
+                task,
+                task_data,
+                item,
+                key,
+                points,
+                sink,
+            )?;
             if sink.finished(record, &label, seconds)?.is_break() {
                 break;
             }
@@ -450,11 +522,17 @@ pub fn run_glue_sweep(
             "the fine-tuning batch size must be at least 1".into(),
         ));
     }
+    // Every task's examples are read first (a missing file fails here): they are part of the keys.
+    let raw = tasks
+        .iter()
+        .map(|&t| read_task(t, opts))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut sweeper = GlueSweeper {
         model,
         opts,
         tasks,
         finetune: opts.settings.fingerprint(),
+        raw,
         data: BTreeMap::new(),
     };
     let ctl = Control {
@@ -465,7 +543,14 @@ pub fn run_glue_sweep(
         stop_after: opts.stop_after,
     };
     let driven = drive(&mut sweeper, points, ctl)?;
-    let report = driven.report;
+    let mut report = driven.report;
+    report.settings = glue_settings();
+    report.data = sweeper
+        .tasks
+        .iter()
+        .zip(&sweeper.raw)
+        .map(|(t, r)| (t.name().to_string(), r.digest.clone()))
+        .collect();
     let mut extra = Map::new();
     extra.insert(
         "sweep".into(),
@@ -474,7 +559,12 @@ pub fn run_glue_sweep(
             (points.len(), opts.tasks.len()),
             opts.shard,
             &[("kind", json!("glue"))],
-            &[("eval_limit", json!(opts.eval_limit))],
+            &[
+                ("eval_limit", json!(opts.eval_limit)),
+                ("settings", json!(report.settings)),
+                ("scoring_version", json!(SCORING_VERSION)),
+                ("data_sha256", json!(report.data)),
+            ],
         ),
     );
     extra.insert("finetune_settings".into(), opts.settings.to_json());

@@ -1,16 +1,18 @@
 //! Sweeps of a decoder on lm-eval tasks: every schedule scored on every task, the schedules of a
 //! work unit evaluated as one [`PrefixGroup`] so that their shared leading steps run once.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use painters::LayerSchedule;
-use painters_llama::LlamaModel;
+use painters_llama::{LlamaModel, WeightMode};
 use serde_json::{Map, Value, json};
 
 use crate::batching::BatchOptions;
-use crate::eval::{EvalOptions, evaluate_task, results_json};
+use crate::eval::{EvalOptions, evaluate_loaded, results_json};
 use crate::lm::Tokenize;
+use crate::score::SCORING_VERSION;
 use crate::sweep::error::SweepError;
 use crate::sweep::experiments::SchedulePoint;
 use crate::sweep::prefix::{PrefixGroup, ReuseStats};
@@ -20,7 +22,7 @@ use crate::sweep::table::write_combined;
 use crate::sweep::work::{
     Control, Item, ResultSink, Shard, SweepReport, Sweeper, drive, sweep_section,
 };
-use crate::tasks;
+use crate::tasks::{self, Loaded};
 
 /// The lm-eval task `name`; a GLUE task name is [`SweepError::GlueTaskOnDecoder`], anything else
 /// unknown [`SweepError::UnknownTask`].
@@ -90,11 +92,29 @@ pub struct SweepModel<'a> {
     pub sha256: String,
 }
 
+/// The settings of lm-eval scoring that can change a number besides the model, schedule, task
+/// and data, as [`ResultKey::settings`] records them.
+pub fn scoring_settings(weights: WeightMode, batch: &BatchOptions) -> String {
+    format!(
+        "weights={weights} batch={} max_batch_tokens={} shared_prefix={} kv=exact",
+        batch.batch_size,
+        batch.max_batch_tokens,
+        batch
+            .min_saved_tokens
+            .map_or_else(|| "off".to_string(), |n| n.to_string()),
+    )
+}
+
 /// The decoder sweep's way of keying and computing results.
 struct LmSweeper<'a> {
     model: &'a SweepModel<'a>,
     opts: &'a SweepOptions,
     tasks: Vec<Box<dyn tasks::Task>>,
+    /// Every task's documents, read once (they are what the results are keyed by).
+    loaded: Vec<Loaded>,
+    /// Their digests.
+    data: Vec<String>,
+    settings: String,
     eval: EvalOptions,
     reuse: ReuseStats,
 }
@@ -112,6 +132,9 @@ impl Sweeper for LmSweeper<'_> {
             limit: self.opts.limit,
             seed,
             finetune: None,
+            data: self.data[t].clone(),
+            settings: self.settings.clone(),
+            scoring: SCORING_VERSION,
         }
     }
 
@@ -139,12 +162,13 @@ impl Sweeper for LmSweeper<'_> {
             let label = format!("{} on {task_name}", item.label(points));
             sink.starting(&label);
             let lm = group.member(i);
-            let r = evaluate_task(&lm, task, &self.opts.data_dir, &self.eval).map_err(|e| {
-                SweepError::Eval {
-                    label: item.label(points).to_string(),
-                    task: task_name.clone(),
-                    source: Box::new(e),
-                }
+            let r = evaluate_loaded(&lm, task, &self.loaded[t], &self.eval, None, &mut |_| {
+                ControlFlow::Continue(())
+            })
+            .map_err(|e| SweepError::Eval {
+                label: item.label(points).to_string(),
+                task: task_name.clone(),
+                source: Box::new(e),
             })?;
             let date = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -166,6 +190,8 @@ impl Sweeper for LmSweeper<'_> {
                     "prefix_reuse": self.opts.prefix_reuse,
                     "batch_size": self.opts.batch.batch_size,
                     "data_dir": self.opts.data_dir,
+                    "data_file": self.loaded[t].path,
+                    "painters_version": env!("CARGO_PKG_VERSION"),
                     "date": date,
                 }),
             )
@@ -186,14 +212,34 @@ pub fn run_sweep(
     points: &[SchedulePoint],
     opts: &SweepOptions,
 ) -> Result<SweepReport, SweepError> {
+    let tasks: Vec<Box<dyn tasks::Task>> = opts
+        .tasks
+        .iter()
+        .map(|t| lm_task(t))
+        .collect::<Result<_, _>>()?;
+    let mut loaded = Vec::new();
+    for (task, name) in tasks.iter().zip(&opts.tasks) {
+        loaded.push(
+            task.load(&opts.data_dir, opts.limit)
+                .map_err(|e| SweepError::Eval {
+                    label: "reading the data".into(),
+                    task: name.clone(),
+                    source: Box::new(e.into()),
+                })?,
+        );
+    }
+    let data: Vec<String> = tasks
+        .iter()
+        .zip(&loaded)
+        .map(|(t, l)| l.digest(&t.info()))
+        .collect();
     let mut sweeper = LmSweeper {
         model,
         opts,
-        tasks: opts
-            .tasks
-            .iter()
-            .map(|t| lm_task(t))
-            .collect::<Result<_, _>>()?,
+        tasks,
+        loaded,
+        data,
+        settings: scoring_settings(model.model.weight_mode(), &opts.batch),
         eval: EvalOptions {
             limit: opts.limit,
             batch: opts.batch,
@@ -213,6 +259,8 @@ pub fn run_sweep(
     let driven = drive(&mut sweeper, points, ctl)?;
     let mut report = driven.report;
     report.reuse = sweeper.reuse;
+    report.settings = sweeper.settings.clone();
+    report.data = opts.tasks.iter().cloned().zip(sweeper.data).collect();
     let mut extra = Map::new();
     extra.insert(
         "sweep".into(),
@@ -225,6 +273,9 @@ pub fn run_sweep(
                 ("prefix_reuse", json!(opts.prefix_reuse)),
                 ("group_size", json!(group)),
                 ("batch_size", json!(opts.batch.batch_size)),
+                ("settings", json!(report.settings)),
+                ("scoring_version", json!(SCORING_VERSION)),
+                ("data_sha256", json!(report.data)),
             ],
         ),
     );

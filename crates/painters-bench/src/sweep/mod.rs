@@ -3,10 +3,11 @@
 //!
 //! * [`experiments`]: the paper's experiments as named lists of [`SchedulePoint`]s (variant, N, M,
 //!   seed, loops), always with the full model as baseline.
-//! * [`store`]: one result file per (model sha256, schedule text, task, limit, seed, and for GLUE
-//!   the fine-tuning settings), named by a hash of that key and written atomically as soon as it
-//!   exists. A rerun skips valid files and redoes
-//!   missing or corrupt ones.
+//! * [`store`]: one result file per key — model sha256 and weight mode, schedule text, task and the
+//!   digest of its documents as read, limit, seed, batching (or fine-tuning) settings and
+//!   [`SCORING_VERSION`](crate::score::SCORING_VERSION) — named by a hash of that key and written
+//!   atomically as soon as it exists. A rerun skips valid files, redoes missing or corrupt ones,
+//!   and recomputes (never reuses) results stored under another key.
 //! * [`prefix`]: a [`PrefixGroup`] evaluates several schedules with their shared leading steps run
 //!   once per forward pass, and counts the block applications saved.
 //! * [`summary`]: the paper's normalized median (floors and metrics per task, explicit and
@@ -51,13 +52,20 @@ pub mod table;
 pub mod work;
 
 pub use error::SweepError;
-pub use experiments::{Experiment, ExperimentOptions, SchedulePoint, sweep_points};
+pub use experiments::{
+    Experiment, ExperimentOptions, MAX_POINTS, SchedulePoint, count_points, sweep_points,
+};
 pub use glue::{FinetuneSettings, GlueSweepModel, GlueSweepOptions, glue_task, run_glue_sweep};
-pub use lm::{SweepModel, SweepOptions, lm_task, reuse_json, reuse_line, run_sweep};
+pub use lm::{
+    SweepModel, SweepOptions, lm_task, reuse_json, reuse_line, run_sweep, scoring_settings,
+};
 pub use merge::{MergeReport, merge};
 pub use prefix::{MemberLm, PrefixGroup, ReuseStats};
 pub use run::{SweepEvent, SweepOutcome, SweepRun, SweepRunError, SweepSettings};
-pub use store::{Lookup, Merged, PointMeta, Record, ResultKey, Scanned, Store, merge_stores};
+pub use store::{
+    Lookup, Merged, OLD_RECORD_FORMAT, PointMeta, RECORD_FORMAT, Record, ResultKey, Scanned, Store,
+    merge_stores,
+};
 pub use summary::{NormConfig, NormFlagError, TaskNorm};
 pub use table::{Entry, combined_csv, combined_json, sort_entries, write_combined};
 pub use work::{Shard, SweepReport};

@@ -5,12 +5,14 @@
 
 use std::path::PathBuf;
 
-use painters_bert::{BertError, BertTokenizer};
+use painters_bert::{BertConfig, BertError, BertTokenizer};
 
 use crate::batching::BatchOptions;
 use crate::glue::{FinetuneConfig, FinetuneMode, GlueTask};
+use crate::io::{IoError, check_folder_writable};
 use crate::lm::{ByteTokenizer, Tokenize};
 use crate::models::{LoadError, ModelSource};
+use crate::settings::{SettingError, at_least_one_if_given, positive_finite};
 use crate::sweep::error::SweepError;
 use crate::sweep::experiments::{Experiment, ExperimentOptions, SchedulePoint, sweep_points};
 use crate::sweep::glue::{
@@ -88,8 +90,12 @@ pub enum SweepRunError {
     DecoderOnly { flag: &'static str, model: String },
     #[error("--limit counts lm-eval documents; a GLUE sweep takes --eval-limit")]
     LimitOnGlue,
-    #[error("--batch-size must be at least 1")]
-    BatchSize,
+    /// A setting that means nothing (checked before any work).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// `--out` cannot be written into (checked before any work).
+    #[error(transparent)]
+    Output(IoError),
 }
 
 /// What a sweep reports as it goes.
@@ -168,6 +174,9 @@ impl SweepRun {
         &self,
         on_event: &mut dyn FnMut(&SweepEvent),
     ) -> Result<SweepOutcome, SweepRunError> {
+        self.check()?;
+        check_folder_writable(&self.out).map_err(SweepRunError::Output)?;
+        check_folder_writable(&self.out.join("results")).map_err(SweepRunError::Output)?;
         let experiments: Vec<Experiment> = self
             .experiments
             .iter()
@@ -197,6 +206,20 @@ impl SweepRun {
             });
         }
         let norm = NormConfig::with_flags(&tasks, &self.floors, &self.norm_metrics)?;
+        // The points are counted (and built) from the config alone, before the weights load: a
+        // sweep over --max-points is refused at once.
+        let layers = ModelSource::decoder_config(&path)?.num_hidden_layers;
+        let points = sweep_points(&experiments, layers, &self.experiment_options)?;
+        // A missing or damaged data file fails before the weights load.
+        for t in &tasks {
+            lm_task(t)?
+                .load(&self.data_dir, self.limit)
+                .map_err(|e| SweepError::Eval {
+                    label: "reading the data".into(),
+                    task: t.clone(),
+                    source: Box::new(e.into()),
+                })?;
+        }
         let model = self.model.load_llama(&path)?;
         let text_tokenizer;
         let tokenizer: &dyn Tokenize = if self.byte_tokenizer {
@@ -206,12 +229,10 @@ impl SweepRun {
             &text_tokenizer
         };
         let sha256 = ModelSource::sha256(&path)?;
-        let layers = model.num_blocks();
-        let points = sweep_points(&experiments, layers, &self.experiment_options)?;
         let mut opts = SweepOptions::new(tasks, self.out.clone());
         opts.limit = self.limit;
         opts.batch = BatchOptions {
-            batch_size: self.batch_size.unwrap_or(16).max(1),
+            batch_size: self.batch_size.unwrap_or(16),
             min_saved_tokens: if self.no_shared_prefix {
                 None
             } else {
@@ -222,7 +243,7 @@ impl SweepRun {
         opts.data_dir = self.data_dir.clone();
         opts.shard = shard;
         opts.prefix_reuse = !self.no_prefix_reuse;
-        opts.group_size = self.group_size.unwrap_or(opts.group_size).max(1);
+        opts.group_size = self.group_size.unwrap_or(opts.group_size);
         opts.progress = self.progress;
         opts.verbose = !self.progress;
         opts.norm = norm;
@@ -255,6 +276,26 @@ impl SweepRun {
             shard,
         };
         Ok(finished(outcome, true, on_event))
+    }
+
+    /// The settings that can be checked before anything is read: counts of at least 1, a
+    /// learning rate that is a positive number.
+    pub fn check(&self) -> Result<(), SweepRunError> {
+        at_least_one_if_given("--limit", self.limit, "documents per task")?;
+        at_least_one_if_given(
+            "--batch-size",
+            self.batch_size,
+            "rows or examples per batch",
+        )?;
+        at_least_one_if_given("--group-size", self.group_size, "schedules per group")?;
+        let g = &self.glue;
+        at_least_one_if_given("--train-limit", g.train_limit, "training examples")?;
+        at_least_one_if_given("--eval-limit", g.eval_limit, "dev examples")?;
+        if let Some(lr) = g.lr {
+            positive_finite("--lr", lr)?;
+        }
+        at_least_one_if_given("--max-length", g.max_length, "tokens per example")?;
+        Ok(())
     }
 
     /// The first GLUE-only setting given (they mean nothing for a Llama model).
@@ -331,19 +372,20 @@ impl SweepRun {
                 model: path.display().to_string(),
             });
         }
-        if self.batch_size == Some(0) {
-            return Err(SweepRunError::BatchSize);
-        }
+        self.model.check_bert_weights()?;
+        self.finetune_settings().config.check()?;
         self.model.device()?;
+        let layers = BertConfig::from_file(&path)
+            .map_err(BertError::from)?
+            .num_hidden_layers;
+        let points: Vec<SchedulePoint> =
+            sweep_points(experiments, layers, &self.experiment_options)?;
         let bert = self.model.load_bert(&path)?;
         let config = bert.config().clone();
         let settings = self.finetune_settings();
         let tokenizer = BertTokenizer::for_model(&path, &config)?
             .with_max_length(settings.config.max_length)?;
         let sha256 = ModelSource::sha256(&path)?;
-        let layers = config.num_hidden_layers;
-        let points: Vec<SchedulePoint> =
-            sweep_points(experiments, layers, &self.experiment_options)?;
         let mut opts = GlueSweepOptions::new(tasks, self.out.clone());
         opts.settings = settings;
         opts.eval_limit = self.glue.eval_limit;

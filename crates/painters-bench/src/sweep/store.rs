@@ -1,9 +1,14 @@
-//! The results store: one JSON file per (model, schedule, task, limit, seed[, fine-tuning settings]),
-//! named by a hash of that key, written atomically as soon as the result exists.
+//! The results store: one JSON file per key — everything that can change a result: the model file
+//! and how its weights are stored, the schedule, the task and its documents as read, the limit,
+//! the seed, the batching (or fine-tuning) settings and the scoring code's version — named by a
+//! hash of that key, written atomically as soon as the result exists.
 //!
 //! A sweep that is stopped (killed, crashed, out of time) and started again skips every key whose
 //! file is present *and valid*; a file that does not parse, names another key, or lacks its metrics is
-//! redone, never trusted. Temporary files of interrupted writes (`.NAME.PID.tmp`) are ignored.
+//! redone, never trusted. A result of the same schedule and task under another key (other data,
+//! settings or scoring code) is never found by a lookup, so it is recomputed; the sweep says how
+//! many such results it set aside. Temporary files of interrupted writes (`.NAME.PID.tmp`) are
+//! ignored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +21,11 @@ use super::SweepError;
 use crate::io::write_atomic;
 
 /// `format` of a result file.
-pub const RECORD_FORMAT: &str = "painters-sweep-result/1";
+pub const RECORD_FORMAT: &str = "painters-sweep-result/2";
+
+/// The format of result files whose keys had no data digest, settings or scoring version; they
+/// cannot be checked, so they are never reused.
+pub const OLD_RECORD_FORMAT: &str = "painters-sweep-result/1";
 
 /// What identifies one result.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -42,6 +51,17 @@ pub struct ResultKey {
     /// and the hashes of every result stored before this field existed are unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finetune: Option<String>,
+    /// The sha256 of the task's documents as read ([`Loaded::digest`](crate::tasks::Loaded::digest)
+    /// for lm-eval tasks; the training and dev examples used for GLUE): a changed data file or
+    /// data folder is a new key.
+    pub data: String,
+    /// Every other setting that can change a number, as canonical text: the weight mode, batch
+    /// size, batch token budget, shared-prefix threshold and KV mode of lm-eval scoring
+    /// (`weights=f32 batch=16 max_batch_tokens=8192 shared_prefix=32 kv=exact`); the weight mode
+    /// of a GLUE result (its fine-tuning settings are [`Self::finetune`]).
+    pub settings: String,
+    /// [`SCORING_VERSION`](crate::score::SCORING_VERSION) of the code that computed the result.
+    pub scoring: u32,
 }
 
 impl ResultKey {
@@ -57,7 +77,43 @@ impl ResultKey {
         if let Some(f) = &self.finetune {
             key["finetune"] = json!(f);
         }
+        key["data"] = json!(self.data);
+        key["settings"] = json!(self.settings);
+        key["scoring"] = json!(self.scoring);
         key.to_string()
+    }
+
+    /// The parts of the key that differ from `other`'s, by field name (to say why a stored result
+    /// of the same schedule and task is not reused).
+    pub fn differences(&self, other: &ResultKey) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut check = |differs: bool, name: &'static str| {
+            if differs {
+                out.push(name);
+            }
+        };
+        check(self.model_sha256 != other.model_sha256, "model");
+        check(self.schedule != other.schedule, "schedule");
+        check(self.task != other.task, "task");
+        check(self.limit != other.limit, "limit");
+        check(self.seed != other.seed, "seed");
+        check(self.finetune != other.finetune, "fine-tuning settings");
+        check(self.data != other.data, "data");
+        check(self.settings != other.settings, "settings");
+        check(self.scoring != other.scoring, "scoring version");
+        out
+    }
+
+    /// The key without what varies between the results of one sweep (schedule, seed, task, data):
+    /// what the results of one sweep share.
+    pub fn sweep_shape(&self) -> (String, Option<usize>, Option<String>, String, u32) {
+        (
+            self.model_sha256.clone(),
+            self.limit,
+            self.finetune.clone(),
+            self.settings.clone(),
+            self.scoring,
+        )
     }
 
     /// The first 128 bits of the sha256 of [`Self::canonical`], as 32 lowercase hex digits. Stable
@@ -140,6 +196,13 @@ impl Record {
 
     /// Validate a parsed file.
     pub fn from_json(json: Value) -> Result<Self, String> {
+        if json["format"] == OLD_RECORD_FORMAT {
+            return Err(format!(
+                "written by an older painters ({OLD_RECORD_FORMAT}), whose keys did not cover the \
+                 data, settings and scoring code; it cannot be checked, so it is not reused \
+                 (a sweep recomputes it; delete the file)"
+            ));
+        }
         if json["format"] != RECORD_FORMAT {
             return Err(format!(
                 "format is {}, expected \"{RECORD_FORMAT}\"",
@@ -419,4 +482,70 @@ pub fn merge_stores(inputs: &[PathBuf]) -> Result<Merged, SweepError> {
         }
     }
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ResultKey {
+        ResultKey {
+            model_sha256: "m".into(),
+            schedule: "0..=3".into(),
+            task: "arc_easy".into(),
+            limit: Some(10),
+            seed: None,
+            finetune: None,
+            data: "d".into(),
+            settings: "weights=f32 batch=16".into(),
+            scoring: 2,
+        }
+    }
+
+    #[test]
+    fn every_part_of_the_key_is_in_its_hash() {
+        let k = key();
+        let variants = [
+            ResultKey {
+                data: "e".into(),
+                ..k.clone()
+            },
+            ResultKey {
+                settings: "weights=bf16 batch=16".into(),
+                ..k.clone()
+            },
+            ResultKey {
+                scoring: 3,
+                ..k.clone()
+            },
+            ResultKey {
+                limit: None,
+                ..k.clone()
+            },
+        ];
+        for v in &variants {
+            assert_ne!(v.hash(), k.hash(), "{v:?}");
+            assert_eq!(v.differences(&k).len(), 1, "{v:?}");
+        }
+        assert_eq!(variants[0].differences(&k), ["data"]);
+    }
+
+    #[test]
+    fn files_of_the_older_format_are_not_reused() {
+        let mut json = Record::new(
+            key(),
+            Vec::new(),
+            4,
+            json!([]),
+            json!({}),
+            json!({"results": {"arc_easy": {"acc,none": 0.5}}}),
+            json!({}),
+        )
+        .unwrap()
+        .json;
+        json["format"] = json!(OLD_RECORD_FORMAT);
+        let e = Record::from_json(json).unwrap_err();
+        assert!(e.contains("older painters"), "{e}");
+        assert!(e.contains("not reused"), "{e}");
+    }
 }

@@ -13,14 +13,14 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use painters::LayerSchedule;
 use serde_json::{Map, Value, json};
 
+use crate::progress::Progress;
 use crate::sweep::error::SweepError;
 use crate::sweep::experiments::SchedulePoint;
 use crate::sweep::prefix::ReuseStats;
-use crate::sweep::store::{Lookup, PointMeta, Record, ResultKey, Store};
+use crate::sweep::store::{Lookup, OLD_RECORD_FORMAT, PointMeta, Record, ResultKey, Store};
 use crate::sweep::table::Entry;
 
 /// `--shard i/n`: this process does the work units k with `k mod n == i`.
@@ -74,6 +74,13 @@ pub struct SweepReport {
     pub present: usize,
     /// Block applications saved by prefix reuse (decoder sweeps).
     pub reuse: ReuseStats,
+    /// Stored results of this shard's schedules and tasks made under another key (other data,
+    /// settings, scoring code, or an older file format): set aside, recomputed.
+    pub not_reused: usize,
+    /// The settings part of this sweep's keys ([`ResultKey::settings`]).
+    pub settings: String,
+    /// Each task's data digest ([`ResultKey::data`]), by task name.
+    pub data: BTreeMap<String, String>,
     pub seconds: f64,
 }
 
@@ -134,7 +141,7 @@ pub struct Control<'a> {
     /// The sweep folder (`results/` is the store).
     pub out: &'a Path,
     pub shard: Shard,
-    /// Draw a progress bar on stderr.
+    /// Show progress on stderr (a bar on a terminal, else a line at a steady interval).
     pub progress: bool,
     /// Print a line per result on stderr.
     pub verbose: bool,
@@ -144,8 +151,10 @@ pub struct Control<'a> {
 
 /// Where a [`Sweeper`] hands the results of a unit, one by one.
 pub trait ResultSink {
-    /// `label` is being computed (the progress bar says so).
+    /// `label` is being computed (the progress display says so).
     fn starting(&mut self, label: &str);
+    /// `done` of `total` `unit` (documents, training steps) of the result under way are done.
+    fn step(&mut self, _done: usize, _total: usize, _unit: &str) {}
     /// A result exists: it is written now. [`ControlFlow::Break`] asks the sweeper to stop.
     fn finished(
         &mut self,
@@ -202,6 +211,7 @@ pub fn drive(
     // This shard's units and, per unit, the members still to compute.
     let mut report = SweepReport::default();
     let mut todo: Vec<(usize, Vec<&Item>)> = Vec::new();
+    let mut missing: BTreeMap<(String, String, Option<i64>), ResultKey> = BTreeMap::new();
     let mut unit = 0;
     for t in 0..sweeper.task_count() {
         for g in &groups {
@@ -214,6 +224,7 @@ pub fn drive(
                 let k = sweeper.key(&item.text, item.seed, t);
                 if needs_compute(&store, &k, item, points, &mut report)? {
                     pending.push(item);
+                    missing.insert((k.schedule.clone(), k.task.clone(), k.seed), k);
                 }
             }
             if !pending.is_empty() {
@@ -221,27 +232,27 @@ pub fn drive(
             }
         }
     }
+    report.not_reused = not_reused(&store, &missing)?;
     sweeper.prepare(&todo)?;
 
-    let pb = progress_bar(report.owned, ctl.progress);
-    pb.set_position(report.skipped as u64);
-    pb.reset_eta();
+    let pb = Progress::new("sweep", report.owned, "results", ctl.progress);
+    pb.skip(report.skipped);
     let mut sink = Sink {
         store: &store,
         pb: &pb,
         ctl,
         computed: 0,
         stopped: false,
+        label: String::new(),
     };
     for (t, members) in todo {
         sweeper.compute(t, &members, points, &mut sink)?;
         if sink.stopped {
-            pb.finish_and_clear();
             return Err(SweepError::Stopped(sink.computed));
         }
     }
-    pb.finish_and_clear();
     report.computed = sink.computed;
+    drop(pb);
 
     let mut entries = Vec::new();
     for t in 0..sweeper.task_count() {
@@ -288,6 +299,7 @@ pub fn sweep_section(
     put("computed", json!(report.computed));
     put("skipped", json!(report.skipped));
     put("redone", json!(report.redone));
+    put("not_reused", json!(report.not_reused));
     for (k, v) in settings {
         put(k, v.clone());
     }
@@ -297,15 +309,23 @@ pub fn sweep_section(
 
 struct Sink<'a> {
     store: &'a Store,
-    pb: &'a ProgressBar,
+    pb: &'a Progress,
     ctl: Control<'a>,
     computed: usize,
     stopped: bool,
+    /// The result under way.
+    label: String,
 }
 
 impl ResultSink for Sink<'_> {
     fn starting(&mut self, label: &str) {
+        self.label = label.to_string();
         self.pb.set_message(label.to_string());
+    }
+
+    fn step(&mut self, done: usize, total: usize, unit: &str) {
+        self.pb
+            .set_message(format!("{}: {done}/{total} {unit}", self.label));
     }
 
     fn finished(
@@ -318,7 +338,7 @@ impl ResultSink for Sink<'_> {
         self.computed += 1;
         self.pb.inc(1);
         if self.ctl.verbose {
-            self.pb.suspend(|| eprintln!("{label}: {seconds:.1} s"));
+            self.pb.println(&format!("{label}: {seconds:.1} s"));
         }
         if self.ctl.stop_after.is_some_and(|k| self.computed >= k) {
             self.stopped = true;
@@ -357,15 +377,45 @@ fn needs_compute(
     }
 }
 
-fn progress_bar(len: usize, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
+/// Stored results of the `missing` results' schedules and tasks under other keys, and result
+/// files of an older format: never reused. Says so on stderr (how many, and which parts of the
+/// key differ), and returns how many there are.
+fn not_reused(
+    store: &Store,
+    missing: &BTreeMap<(String, String, Option<i64>), ResultKey>,
+) -> Result<usize, SweepError> {
+    if missing.is_empty() {
+        return Ok(0);
     }
-    let pb = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template(
-        "sweep [{elapsed_precise}] {wide_bar} {pos}/{len} results, ETA {eta} {msg}",
-    ) {
-        pb.set_style(style);
+    let (mut other, mut old) = (0, 0);
+    let mut fields = std::collections::BTreeSet::new();
+    for (_, rec) in store.scan()? {
+        match rec {
+            Ok(r) => {
+                let at = (r.key.schedule.clone(), r.key.task.clone(), r.key.seed);
+                if let Some(want) = missing.get(&at) {
+                    other += 1;
+                    fields.extend(want.differences(&r.key));
+                }
+            }
+            Err(why) if why.contains(OLD_RECORD_FORMAT) => old += 1,
+            Err(_) => {}
+        }
     }
-    pb
+    if other > 0 {
+        let fields: Vec<&str> = fields.into_iter().collect();
+        eprintln!(
+            "note: {other} stored results of these schedules and tasks were computed with other {} \
+             than this run's; they are kept, not reused: this run computes its own",
+            fields.join(", ")
+        );
+    }
+    if old > 0 {
+        eprintln!(
+            "note: {old} result files in {} were written by an older painters ({OLD_RECORD_FORMAT}) \
+             and are not reused; delete them once this sweep is done",
+            store.dir().display()
+        );
+    }
+    Ok(other + old)
 }

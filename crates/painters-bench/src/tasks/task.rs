@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::requests::{Request, Response};
 use crate::score::{Aggregation, Item};
@@ -68,6 +69,18 @@ pub enum Gold {
     Counts { words: usize, bytes: usize },
 }
 
+impl Gold {
+    /// The gold answer as the sample log records it (`target`).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Gold::Choice { index, .. } => json!(index),
+            Gold::Continuation => Value::Null,
+            Gold::Answer(a) => json!(a),
+            Gold::Counts { words, bytes } => json!({"words": words, "bytes": bytes}),
+        }
+    }
+}
+
 /// A task's documents.
 pub struct Loaded {
     /// The file read (for error messages and the results' `configs`).
@@ -76,6 +89,30 @@ pub struct Loaded {
     pub total: usize,
     /// The documents to evaluate (the first `limit`).
     pub docs: Vec<Doc>,
+}
+
+impl Loaded {
+    /// The sha256 (lowercase hex) of the documents as read, in the form that decides their
+    /// scores: every document's id, requests (prompts, continuations, stop strings — the few-shot
+    /// examples included) and gold answer (with the choice lengths `acc_norm` divides by), and the
+    /// task's name, version and prompt config. Part of every result key and checkpoint: a changed
+    /// data file, data folder, `--limit` or prompt changes it, while a file moved elsewhere or
+    /// reformatted with the same documents does not.
+    pub fn digest(&self, info: &TaskInfo) -> String {
+        let mut h = Sha256::new();
+        h.update(
+            json!({"task": info.name, "version": info.version, "config": info.config}).to_string(),
+        );
+        for d in &self.docs {
+            let gold = match &d.gold {
+                Gold::Choice { index, lengths } => json!({"index": index, "lengths": lengths}),
+                g => g.to_json(),
+            };
+            h.update(b"\n");
+            h.update(json!({"id": d.id, "requests": d.requests, "gold": gold}).to_string());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// Per-document results.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use painters_bench::models::ModelSource;
 use painters_bench::perf::{BenchError, BenchRun, SCHEDULES};
 
-use crate::args::{DeviceArgs, command_line};
+use crate::args::{DeviceArgs, WeightsArgs, command_line};
 use crate::error::{CliError, load_error};
 
 #[derive(clap::Args)]
@@ -24,6 +24,8 @@ pub struct Args {
     model: PathBuf,
     #[command(flatten)]
     device: DeviceArgs,
+    #[command(flatten)]
+    weights: WeightsArgs,
     /// Timed runs per figure (the median is reported), after the warm-up runs.
     #[arg(long, default_value_t = 5)]
     repeats: usize,
@@ -67,6 +69,9 @@ fn run_error(e: BenchError) -> CliError {
             "--model takes a HF checkpoint folder or a .gguf file (scripts/fetch-models.sh fetches the default)",
         ),
         BenchError::Schedule(e) => e.into(),
+        e @ BenchError::Write { .. } => {
+            CliError::new(e).with_hint("--json must be a file in an existing, writable folder")
+        }
         other => CliError::new(other),
     }
 }
@@ -77,6 +82,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             model: args.model,
             device: args.device.device,
             progress: true,
+            weights: args.weights.weights,
         },
         repeats: args.repeats,
         warmup: args.warmup,

@@ -5,11 +5,12 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use painters_bench::batching::BatchOptions;
-use painters_bench::eval::{EvalEvent, EvalRun, EvalRunError};
+use painters_bench::eval::{EvalError, EvalEvent, EvalRun, EvalRunError};
+use painters_bench::lm::LmError;
 use painters_bench::tasks;
 
 use crate::args::{DataArgs, KvKind, ModelArgs, ScheduleArgs};
-use crate::error::{CliError, DATA_HINT, OUT_FILE_HINT, load_error};
+use crate::error::{CliError, DATA_HINT, OUT_FILE_HINT, load_error, setting_error};
 
 #[derive(clap::Args)]
 #[command(after_help = include_str!("help/eval.txt"))]
@@ -19,7 +20,7 @@ pub struct Args {
     #[command(flatten)]
     schedule: ScheduleArgs,
     /// Seed of the random preset.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: i128,
     /// KV-cache mode for generation (gsm8k): exact, or the paper authors' averaged cache.
     #[arg(long, value_enum, default_value_t = KvKind::Exact)]
@@ -48,7 +49,7 @@ pub struct Args {
     /// The results file (written atomically).
     #[arg(long)]
     out: PathBuf,
-    /// No progress bar.
+    /// No progress display (a bar on a terminal, else a line every 30 s).
     #[arg(long)]
     no_progress: bool,
 }
@@ -107,9 +108,22 @@ fn run_error(e: EvalRunError) -> CliError {
         ),
         EvalRunError::Schedule(e) => e.into(),
         EvalRunError::Plan(e) => e.into(),
-        EvalRunError::Eval(e) => CliError::new(e).with_hint(DATA_HINT),
+        EvalRunError::Eval(e) => {
+            let hint = if window_too_short(&e) {
+                "a continuation is longer than the window: raise --max-length (or leave it out for the model's max_position_embeddings)"
+            } else {
+                DATA_HINT
+            };
+            CliError::new(e).with_hint(hint)
+        }
+        EvalRunError::Setting(e) => setting_error(e),
         other => CliError::new(other),
     }
+}
+
+/// Whether a task failed because a continuation does not fit the window.
+fn window_too_short(e: &EvalError) -> bool {
+    matches!(e, EvalError::Request { source, .. } if matches!(**source, LmError::ContinuationTooLong { .. }))
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
@@ -120,7 +134,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         tasks: args.tasks,
         limit: args.limit,
         batch: BatchOptions {
-            batch_size: args.batch_size.max(1),
+            batch_size: args.batch_size,
             min_saved_tokens: if args.no_shared_prefix {
                 None
             } else {
@@ -129,7 +143,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             ..BatchOptions::default()
         },
         max_length: args.max_length,
-        data_dir: args.data.data_dir,
+        data_dir: args.data.resolve()?,
         out: args.out,
         log_samples: args.log_samples,
         progress: !args.no_progress,

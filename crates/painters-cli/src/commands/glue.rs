@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use painters_bench::eval::{GlueRun, GlueRunError};
 use painters_bench::glue::{FinetuneConfig, GlueTask};
 
-use crate::args::{Mode, ModelArgs, ScheduleArgs};
-use crate::error::{CliError, OUT_FILE_HINT, bert_error, load_error};
+use crate::args::{DataArgs, Mode, ModelArgs, ScheduleArgs};
+use crate::error::{CliError, bert_error, load_error, setting_error};
 
 #[derive(clap::Args)]
 #[command(after_help = include_str!("help/glue.txt"))]
@@ -50,9 +50,8 @@ pub struct Args {
     /// Also evaluate (accuracy / Pearson) after every epoch.
     #[arg(long)]
     eval_each_epoch: bool,
-    /// Where the data lives (<data-dir>/glue-<task>/...).
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
     /// Train on this JSONL file instead of <data-dir>/glue-<task>/train.jsonl[.gz] (same fields).
     #[arg(long)]
     train_file: Option<PathBuf>,
@@ -65,11 +64,16 @@ pub struct Args {
     /// Save the fine-tuned model as a HF BertForSequenceClassification folder.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// No progress display (a bar on a terminal, else a line every 30 s).
+    #[arg(long)]
+    no_progress: bool,
 }
 
 fn run_error(e: GlueRunError, data_dir: &std::path::Path) -> CliError {
     match e {
-        GlueRunError::Output(e) => CliError::new(e).with_hint(OUT_FILE_HINT),
+        GlueRunError::Output(e) => CliError::new(e).with_hint(
+            "--out must be a file in an existing, writable folder; --save a folder that can be created",
+        ),
         GlueRunError::UnknownTask(name) => CliError::new(format!("unknown GLUE task `{name}`"))
             .with_hint("one of cola, mrpc, qnli, rte, sst2, stsb, wnli"),
         GlueRunError::Split {
@@ -98,13 +102,13 @@ fn run_error(e: GlueRunError, data_dir: &std::path::Path) -> CliError {
         GlueRunError::Write(e) => {
             CliError::new(e).with_hint("check that the --out folder exists and is writable")
         }
-        e @ GlueRunError::BatchSize => CliError::new(e),
+        GlueRunError::Setting(e) => setting_error(e),
     }
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let run = GlueRun {
-        model: args.model.source(true),
+        model: args.model.source(!args.no_progress),
         task: args.task,
         schedule: args.schedule.spec(args.seed as i128),
         config: FinetuneConfig {
@@ -121,11 +125,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
         train_sample: args.train_sample,
         eval_limit: args.eval_limit,
         eval_each_epoch: args.eval_each_epoch,
-        data_dir: args.data_dir,
+        data_dir: args.data.resolve()?,
         train_file: args.train_file,
         dev_file: args.dev_file,
         out: args.out,
         save: args.save,
+        progress: !args.no_progress,
     };
     let json = run
         .execute(&mut |line| eprintln!("{line}"))

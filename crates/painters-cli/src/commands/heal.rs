@@ -161,7 +161,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         schedule: args.schedule.spec(args.preset_seed),
         config,
         eval_windows: (args.eval_windows > 0).then_some(args.eval_windows),
-        data_dir: args.data.data_dir,
+        data_dir: args.data.resolve()?,
         out: args.out,
         command: Some(command_line()),
     };

@@ -8,7 +8,7 @@ use painters_bench::jobs::{LayersError, LayersRun};
 use painters_bench::tasks;
 
 use crate::args::{DataArgs, ModelArgs, ScheduleArgs, command_line};
-use crate::error::{CliError, DATA_HINT, LLAMA_MODEL_HINT, load_error};
+use crate::error::{CliError, DATA_HINT, LLAMA_MODEL_HINT, load_error, setting_error};
 
 #[derive(clap::Args)]
 #[command(after_help = include_str!("help/layers.txt"))]
@@ -33,14 +33,14 @@ pub struct Args {
     #[command(flatten)]
     schedule: ScheduleArgs,
     /// Seed of the random preset.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: i128,
     #[command(flatten)]
     data: DataArgs,
     /// Output folder (created if missing).
     #[arg(long)]
     out: PathBuf,
-    /// No progress lines.
+    /// No progress display (a bar on a terminal, else a line every 30 s).
     #[arg(long)]
     no_progress: bool,
 }
@@ -60,6 +60,9 @@ fn run_error(e: LayersError) -> CliError {
         LayersError::Plan(e) => e.into(),
         e @ LayersError::Data(_) => CliError::new(e).with_hint(DATA_HINT),
         e @ LayersError::NoDocuments => CliError::new(e).with_hint("check --limit"),
+        LayersError::Setting(e) => setting_error(e),
+        LayersError::Output(e) => CliError::new(e)
+            .with_hint("--out is a folder: an existing one or one that can be created"),
         other => CliError::new(other),
     }
 }
@@ -73,7 +76,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         modes: args.mode,
         top_k: args.top_k,
         batch_size: args.batch_size,
-        data_dir: args.data.data_dir,
+        data_dir: args.data.resolve()?,
         out: args.out,
         progress: !args.no_progress,
         command: Some(command_line()),

@@ -13,3 +13,4 @@ pub mod report;
 pub mod schedule;
 pub mod search;
 pub mod sweep;
+pub mod tokenize;

@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long)]
     m: Option<usize>,
     /// Seed of the random preset, or of --shuffle.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: i128,
     /// Loop count of looped_parallel.
     #[arg(long, default_value_t = 3)]

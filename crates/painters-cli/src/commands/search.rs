@@ -172,7 +172,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         analysis_docs: 100,
         group_size: args.group_size,
         batch_size: args.batch_size,
-        data_dir: args.data.data_dir,
+        data_dir: args.data.resolve()?,
         out: args.out,
         command: Some(command_line()),
     };

@@ -43,6 +43,10 @@ pub struct Args {
     /// Loop count of the looped_parallel experiment (the paper's "3X").
     #[arg(long, default_value_t = 3)]
     loops: usize,
+    /// The most schedule points the sweep may have; a larger sweep is refused (counted before
+    /// anything is built or loaded).
+    #[arg(long, default_value_t = painters_bench::sweep::MAX_POINTS)]
+    max_points: usize,
     /// Run only shard i of n (i counted from 0): every n-th (task, schedule group) unit.
     #[arg(long)]
     shard: Option<String>,
@@ -62,7 +66,7 @@ pub struct Args {
     /// The sweep folder (results/, results.json, results.csv).
     #[arg(long)]
     out: PathBuf,
-    /// No progress bar.
+    /// No progress display (a bar on a terminal, else a line every 30 s).
     #[arg(long)]
     no_progress: bool,
     /// One token per byte instead of the model's tokenizer (for the tiny fixture models, which have
@@ -171,6 +175,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 seeds: args.seeds,
                 max_loops: args.max_loops,
                 loops: args.loops,
+                max_points: args.max_points,
             },
             limit: args.limit,
             batch_size: args.batch_size,
@@ -181,7 +186,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             no_shared_prefix: args.no_shared_prefix,
             floors: args.norm.floors,
             norm_metrics: args.norm.norm_metrics,
-            data_dir: args.data.data_dir,
+            data_dir: args.data.resolve()?,
             out: args.out.clone(),
             progress: !args.no_progress,
             byte_tokenizer: args.byte_tokenizer,
