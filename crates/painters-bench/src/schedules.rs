@@ -3,10 +3,14 @@
 //! description `painters schedule` prints.
 
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 
+use painters::mergekit::{MergekitError, MergekitRecipe, from_yaml, to_yaml};
 use painters::paper::{Middle, Variant};
 use painters::{KvMode, LayerSchedule, Plan, ScheduleError, ShuffleRng};
 use serde_json::{Value, json};
+
+use crate::models::ModelSource;
 
 /// Why a schedule could not be named.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,16 @@ pub enum ScheduleSpecError {
     BadRange(String),
     #[error("--rng chacha needs a non-negative --seed below 2^64")]
     BadChaChaSeed,
+    /// A mergekit recipe that cannot be read as a schedule, or a schedule that cannot be written
+    /// as one.
+    #[error(transparent)]
+    Mergekit(Box<MergekitError>),
+    /// `--model`, read for its block count, has no configuration painters can read.
+    #[error("--model {path}: {message}")]
+    Model { path: String, message: Box<str> },
+    /// `--to-mergekit` without a model name to write into the recipe.
+    #[error("a mergekit recipe names its model: give --model-name (or --model)")]
+    NeedsModelName,
     /// A schedule that runs no block at all (empty text, an empty range, `{"steps": []}`).
     #[error("{}", empty_message(.0))]
     Empty(String),
@@ -202,25 +216,47 @@ pub struct ScheduleQuery {
     pub json: bool,
     /// Also the plan's op list.
     pub plan: bool,
+    /// A model (HF folder or `.gguf`) whose block count is T when `layers` is not given.
+    pub model: Option<PathBuf>,
+    /// Read the schedule from this mergekit passthrough recipe (instead of `schedule`).
+    pub from_mergekit: Option<PathBuf>,
+    /// Print the schedule as a mergekit passthrough recipe (YAML) instead of the usual output.
+    pub to_mergekit: Option<MergekitTarget>,
+}
+
+/// What a recipe written by `--to-mergekit` names besides its slices.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MergekitTarget {
+    /// The model every slice takes its layers from (`model:`); default: the recipe read with
+    /// `from_mergekit`, else `--model` as given.
+    pub model_name: Option<String>,
+    /// `dtype:` of the recipe, e.g. `bfloat16`.
+    pub dtype: Option<String>,
 }
 
 impl ScheduleQuery {
     /// The schedule's canonical text, JSON steps and plan figures, as `painters schedule` prints
     /// them.
     pub fn render(&self) -> Result<String, ScheduleSpecError> {
-        let (schedule, layers) = match (&self.schedule.spec, &self.schedule.preset) {
-            (Some(spec), _) => {
+        let known = self.known_layers()?;
+        let recipe = self.recipe(known)?;
+        let (schedule, layers) = match (&recipe, &self.schedule.spec, &self.schedule.preset) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err(ScheduleSpecError::Both),
+            (Some(r), None, None) => {
+                let layers =
+                    known.unwrap_or_else(|| r.slices.iter().map(|s| s.end).max().unwrap_or(0));
+                (r.schedule.clone(), layers)
+            }
+            (None, Some(spec), _) => {
                 let s = parse_spec(spec)?;
-                let layers = self
-                    .layers
-                    .unwrap_or_else(|| s.blocks_used().last().map_or(0, |b| b + 1));
+                let layers = known.unwrap_or_else(|| s.blocks_used().last().map_or(0, |b| b + 1));
                 (s, layers)
             }
-            (None, Some(_)) => {
-                let layers = self.layers.ok_or(ScheduleSpecError::NeedsLayers)?;
+            (None, None, Some(_)) => {
+                let layers = known.ok_or(ScheduleSpecError::NeedsLayers)?;
                 (self.schedule.resolve(layers)?, layers)
             }
-            (None, None) => return Err(ScheduleSpecError::Nothing),
+            (None, None, None) => return Err(ScheduleSpecError::Nothing),
         };
         let schedule = match &self.shuffle {
             Some((range, kind)) => {
@@ -243,6 +279,20 @@ impl ScheduleQuery {
             None => schedule,
         };
         let plan = Plan::compile(&schedule, layers, self.kv)?;
+        if let Some(target) = &self.to_mergekit {
+            let model = target
+                .model_name
+                .clone()
+                .or_else(|| recipe.as_ref().map(|r| r.model.clone()))
+                .or_else(|| self.model.as_ref().map(|m| m.display().to_string()))
+                .ok_or(ScheduleSpecError::NeedsModelName)?;
+            let dtype = target
+                .dtype
+                .clone()
+                .or_else(|| recipe.as_ref().and_then(|r| r.dtype.clone()));
+            return to_yaml(&schedule, &model, Some(layers), dtype.as_deref())
+                .map_err(|e| ScheduleSpecError::Mergekit(Box::new(e)));
+        }
         if self.json {
             let mut out = json!({
                 "layers": layers,
@@ -253,6 +303,13 @@ impl ScheduleQuery {
             if self.plan {
                 out["plan_text"] = json!(plan.to_string());
             }
+            if let Some(r) = &recipe {
+                out["mergekit"] = json!({
+                    "model": r.model,
+                    "slices": r.slices.iter().map(|s| [s.start, s.end]).collect::<Vec<_>>(),
+                    "dtype": r.dtype,
+                });
+            }
             return Ok(format!("{}\n", pretty_with_compact_steps(&out)));
         }
         let mut s = format!(
@@ -260,10 +317,47 @@ impl ScheduleQuery {
             schedule.to_json(),
             plan.stats()
         );
+        if let Some(r) = &recipe {
+            let slices: Vec<String> = r
+                .slices
+                .iter()
+                .map(|s| format!("[{}, {})", s.start, s.end))
+                .collect();
+            s.push_str(&format!("mergekit: {} ← {}\n", slices.join(" "), r.model));
+        }
         if self.plan {
             s.push_str(&plan.to_string());
         }
         Ok(s)
+    }
+
+    /// T: `layers`, else the block count of `model`'s configuration, else unknown.
+    fn known_layers(&self) -> Result<Option<usize>, ScheduleSpecError> {
+        if self.layers.is_some() {
+            return Ok(self.layers);
+        }
+        let Some(path) = &self.model else {
+            return Ok(None);
+        };
+        let config = ModelSource::decoder_config(path).map_err(|e| ScheduleSpecError::Model {
+            path: path.display().to_string(),
+            message: e.to_string().into(),
+        })?;
+        Ok(Some(config.num_hidden_layers))
+    }
+
+    /// The recipe `from_mergekit` names, read against `layers` when known.
+    fn recipe(&self, layers: Option<usize>) -> Result<Option<MergekitRecipe>, ScheduleSpecError> {
+        let Some(path) = &self.from_mergekit else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ScheduleSpecError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        from_yaml(&text, layers)
+            .map(Some)
+            .map_err(|e| ScheduleSpecError::Mergekit(Box::new(e)))
     }
 }
 
@@ -336,6 +430,9 @@ mod tests {
             kv: KvMode::Exact,
             json: false,
             plan: false,
+            model: None,
+            from_mergekit: None,
+            to_mergekit: None,
         };
         let e = q.render().unwrap_err().to_string();
         assert_eq!(

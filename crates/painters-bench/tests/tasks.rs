@@ -498,7 +498,7 @@ impl LanguageModel for StandIn {
                 }
                 Scored {
                     logprob,
-                    greedy: check % 5 == 0,
+                    greedy: check.is_multiple_of(5),
                 }
             })
             .collect())

@@ -104,6 +104,20 @@ impl From<ScheduleSpecError> for CliError {
             ScheduleSpecError::ShuffleOutOfRange { .. } => {
                 "shuffle a range of the model's blocks (--layers T is the block count)"
             }
+            ScheduleSpecError::Mergekit(m)
+                if matches!(**m, painters::mergekit::MergekitError::NotAStack(_)) =>
+            {
+                "a passthrough recipe (like a checkpoint) is a plain stack of layers: use a sequence schedule, without par(...) steps"
+            }
+            ScheduleSpecError::Mergekit(_) => {
+                "painters reads passthrough recipes of one model: slices of `sources: [{model, layer_range: [a, b]}]`; see docs/export.md"
+            }
+            ScheduleSpecError::Model { .. } => {
+                "--model takes a HF checkpoint folder or a .gguf file (or give --layers T instead)"
+            }
+            ScheduleSpecError::NeedsModelName => {
+                "e.g. --model-name meta-llama/Llama-2-7b-hf (the name mergekit loads)"
+            }
             ScheduleSpecError::Read { .. }
             | ScheduleSpecError::Both
             | ScheduleSpecError::BadChaChaSeed => return CliError::new(e),
@@ -230,7 +244,7 @@ fn sweep_error(e: SweepError) -> CliError {
 /// A sweep, merge or report job's failure.
 pub fn job_error(e: JobError) -> CliError {
     match e {
-        JobError::Sweep(e) => sweep_run_error(e),
+        JobError::Sweep(e) => sweep_run_error(*e),
         JobError::Merge(e) => merge_error(e),
         JobError::Norm(e) => e.into(),
         JobError::Report(r) => {
@@ -263,7 +277,7 @@ fn merge_error(e: SweepError) -> CliError {
 fn sweep_run_error(e: SweepRunError) -> CliError {
     match e {
         SweepRunError::Sweep(e) => sweep_error(e),
-        SweepRunError::Load(e) => load_error(e, LLAMA_MODEL_HINT),
+        SweepRunError::Load(e) => load_error(*e, LLAMA_MODEL_HINT),
         SweepRunError::Norm(e) => e.into(),
         SweepRunError::Bert(e) => bert_error(e),
         e @ SweepRunError::GlueOnly { .. } => CliError::new(e).with_hint(

@@ -49,6 +49,9 @@ enum Command {
     /// Whole-model timings (forward, decode, per schedule) and peak heap memory as a fixed Markdown
     /// table, optionally JSON.
     Bench(commands::bench::Args),
+    /// Write a model under a sequence schedule as a standalone checkpoint (HF folder or GGUF file)
+    /// whose plain forward is the schedule's forward.
+    Export(commands::export::Args),
     /// Heal a painted model: train LoRA adapters under a schedule on half of WikiText-2, measure
     /// held-out perplexity on the other half; adapters saved in PEFT's layout.
     Heal(commands::heal::Args),
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(args),
         Command::Layers(args) => commands::layers::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Heal(args) => commands::heal::run(args),
         Command::Search(args) => commands::search::run(args),
         Command::Tokenize(args) => commands::tokenize::run(args),

@@ -5,11 +5,13 @@
 //! [`BenchRun`](crate::perf::BenchRun), [`ScheduleQuery`](crate::schedules::ScheduleQuery),
 //! [`run_manifest`](crate::conformance::run_manifest)).
 
+pub mod export;
 pub mod heal;
 pub mod layers;
 pub mod search;
 pub mod sweep;
 
+pub use export::{ExportOutcome, ExportRun, ExportRunError};
 pub use heal::{HealOutcome, HealRun, HealRunError};
 pub use layers::{LayersError, LayersOutcome, LayersRun};
 pub use search::{SearchOutcome, SearchRun, SearchRunError};

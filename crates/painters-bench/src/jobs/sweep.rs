@@ -18,7 +18,7 @@ use crate::tasks;
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error(transparent)]
-    Sweep(#[from] SweepRunError),
+    Sweep(Box<SweepRunError>),
     #[error(transparent)]
     Merge(#[from] SweepError),
     #[error(transparent)]
@@ -26,6 +26,12 @@ pub enum JobError {
     /// The results were written; their report could not be.
     #[error("report: {0}")]
     Report(#[from] SweepReportError),
+}
+
+impl From<SweepRunError> for JobError {
+    fn from(e: SweepRunError) -> Self {
+        JobError::Sweep(Box::new(e))
+    }
 }
 
 /// What a report job wrote.

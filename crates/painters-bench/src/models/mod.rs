@@ -1,6 +1,6 @@
 //! Models as the harness finds them: where packaged models live and whether a file is the expected
 //! one ([`files`]), loading what a `--model` / `--device` pair names ([`source`]), hub specs
-//! included, and a model's tokenizer on its own ([`tokenize`], `painters tokenize`).
+//! included, and a model's tokenizer on its own ([`tokenize()`], `painters tokenize`).
 
 pub mod files;
 pub mod source;

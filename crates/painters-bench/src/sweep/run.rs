@@ -77,7 +77,7 @@ pub enum SweepRunError {
     #[error(transparent)]
     Sweep(#[from] SweepError),
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(Box<LoadError>),
     #[error(transparent)]
     Norm(#[from] NormFlagError),
     #[error(transparent)]
@@ -96,6 +96,12 @@ pub enum SweepRunError {
     /// `--out` cannot be written into (checked before any work).
     #[error(transparent)]
     Output(IoError),
+}
+
+impl From<LoadError> for SweepRunError {
+    fn from(e: LoadError) -> Self {
+        SweepRunError::Load(Box::new(e))
+    }
 }
 
 /// What a sweep reports as it goes.

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod conformance;
 pub mod eval;
+pub mod export;
 pub mod glue;
 pub mod heal;
 pub mod layers;

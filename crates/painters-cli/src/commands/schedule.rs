@@ -1,7 +1,9 @@
 //! `painters schedule`: one schedule in, its canonical text, JSON steps and plan figures out.
 
+use std::path::PathBuf;
+
 use clap::ValueEnum;
-use painters_bench::schedules::{Preset, ScheduleQuery, ScheduleSpec, ShuffleKind};
+use painters_bench::schedules::{MergekitTarget, Preset, ScheduleQuery, ScheduleSpec, ShuffleKind};
 
 use crate::args::KvKind;
 use crate::error::CliError;
@@ -45,6 +47,22 @@ pub struct Args {
     /// Also print the plan's op list.
     #[arg(long)]
     plan: bool,
+    /// A model (HF folder or .gguf) whose block count is T when --layers is not given.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Read the schedule from a mergekit passthrough recipe (slices of one model; layer_range
+    /// half-open, as mergekit defines it).
+    #[arg(long, value_name = "RECIPE.yml", conflicts_with_all = ["spec", "preset"])]
+    from_mergekit: Option<PathBuf>,
+    /// Print the schedule as a mergekit passthrough recipe (YAML) instead.
+    #[arg(long, conflicts_with_all = ["json", "plan"])]
+    to_mergekit: bool,
+    /// The model the --to-mergekit recipe names [default: the recipe read, else --model].
+    #[arg(long, requires = "to_mergekit")]
+    model_name: Option<String>,
+    /// `dtype:` of the --to-mergekit recipe, e.g. bfloat16.
+    #[arg(long, requires = "to_mergekit")]
+    dtype: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -77,6 +95,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
         kv: args.kv.into(),
         json: args.json,
         plan: args.plan,
+        model: args.model,
+        from_mergekit: args.from_mergekit,
+        to_mergekit: args.to_mergekit.then_some(MergekitTarget {
+            model_name: args.model_name,
+            dtype: args.dtype,
+        }),
     };
     print!("{}", query.render()?);
     Ok(())
