@@ -44,6 +44,11 @@ pub struct HealRun {
 /// Why a healing run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HealRunError {
+    /// Training needs the f32 weights inside the autodiff graph; a packed weight mode cannot train.
+    #[error(
+        "--weights {0}: healing trains in f32 (the file's weights are expanded once at load); leave --weights out"
+    )]
+    Weights(WeightMode),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -102,6 +107,9 @@ impl HealRun {
     /// Train, write as it goes; `say` gets progress lines.
     pub fn execute(&self, say: &mut dyn FnMut(&str)) -> Result<HealOutcome, HealRunError> {
         let started = Instant::now();
+        if self.model.weights != WeightMode::F32 {
+            return Err(HealRunError::Weights(self.model.weights));
+        }
         std::fs::create_dir_all(&self.out).map_err(|e| IoError::new(&self.out, e))?;
         crate::io::check_writable(&self.out.join("heal.json"))?;
         let path = self.model.local_path()?;

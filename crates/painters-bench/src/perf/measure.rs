@@ -221,6 +221,25 @@ pub fn machine() -> String {
     format!("{cpu}, {cores} logical cores")
 }
 
+/// The CPU features painters' kernels may use and the level they dispatch to, e.g.
+/// `avx2 fma f16c avx512f … (kernels: avx512-vnni)`.
+pub fn cpu_features() -> String {
+    format!(
+        "{} (kernels: {:?})",
+        painters_kernels::cpu_features(),
+        painters_kernels::default_level()
+    )
+}
+
+/// The process's peak resident set size (`VmHWM` in `/proc/self/status`), in bytes; None where the
+/// OS does not report it.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,13 @@ pub struct BenchFigures {
     pub batch_parts: usize,
     pub projection_split: bool,
     pub model: String,
+    /// How the model's matrices are stored (`--weights`).
+    pub weights: String,
+    /// The CPU features the kernels may use, and the level they dispatch to.
+    pub cpu_features: String,
+    /// The process's peak resident set (VmHWM) when the figures were done, in bytes, where the OS
+    /// reports it.
+    pub peak_rss: Option<u64>,
     pub layers: usize,
     pub repeats: usize,
     pub warmup: usize,
@@ -150,9 +157,10 @@ impl BenchFigures {
                 "as one GEMM"
             }
         ));
+        out.push_str(&format!("CPU features: {}\n\n", self.cpu_features));
         out.push_str(&format!(
-            "Model: {} ({} blocks); medians of {} runs after {} warm-up; N = {}, loops = {}\n\n",
-            self.model, self.layers, self.repeats, self.warmup, self.n, self.loops
+            "Model: {} ({} blocks, weights {}); medians of {} runs after {} warm-up; N = {}, loops = {}\n\n",
+            self.model, self.layers, self.weights, self.repeats, self.warmup, self.n, self.loops
         ));
         out.push_str("| figure (identity) | median | rate |\n|---|---|---|\n");
         out.push_str(&format!(
@@ -190,6 +198,12 @@ impl BenchFigures {
             "Heap held by the loaded model: {:.1} MiB (the base of \"peak heap vs identity\").\n",
             mib(self.resident)
         ));
+        if let Some(rss) = self.peak_rss {
+            out.push_str(&format!(
+                "Peak resident set of the process (VmHWM; memory-mapped weights count once touched): {:.1} MiB.\n",
+                mib(rss as usize)
+            ));
+        }
         if self.rows.iter().any(|r| r.name == "parallel_batched") {
             out.push_str(&format!(
                 "parallel_batched also holds {:.1} MiB of stacked weights (built by its warm-up, not in its peak).\n",
@@ -264,6 +278,9 @@ impl BenchFigures {
             "batch_parts_of_8": self.batch_parts,
             "projection_split": self.projection_split,
             "model": self.model,
+            "weights": self.weights,
+            "cpu_features": self.cpu_features,
+            "peak_rss_bytes": self.peak_rss,
             "layers": self.layers,
             "repeats": self.repeats,
             "warmup": self.warmup,
