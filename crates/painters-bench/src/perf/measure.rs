@@ -224,11 +224,11 @@ pub fn machine() -> String {
 /// The CPU features painters' kernels may use and the level they dispatch to, e.g.
 /// `avx2 fma f16c avx512f … (kernels: avx512-vnni)`.
 pub fn cpu_features() -> String {
-    format!(
-        "{} (kernels: {:?})",
-        painters_kernels::cpu_features(),
-        painters_kernels::default_level()
-    )
+    let level = match painters_kernels::default_level() {
+        Ok(level) => format!("{level:?}"),
+        Err(e) => format!("none: {e}"),
+    };
+    format!("{} (kernels: {level})", painters_kernels::cpu_features())
 }
 
 /// The process's peak resident set size (`VmHWM` in `/proc/self/status`), in bytes; None where the
