@@ -28,18 +28,20 @@ pub(super) fn check_tokenizer_json(text: &str) -> Result<(), String> {
     }
 }
 
+/// Without a `type`, `tokenizers` tries each kind in turn, so an untyped object is checked as both
+/// a sequence and a template.
 fn check_post_processor(p: &Value, at: &str) -> Result<(), String> {
-    match p.get("type").and_then(Value::as_str) {
-        Some("Sequence") => {
-            let processors = p.get("processors").and_then(Value::as_array);
-            for (i, q) in processors.into_iter().flatten().enumerate() {
-                check_post_processor(q, &format!("{at}.processors[{i}]"))?;
-            }
-            Ok(())
+    let kind = p.get("type").and_then(Value::as_str);
+    if matches!(kind, None | Some("Sequence")) {
+        let processors = p.get("processors").and_then(Value::as_array);
+        for (i, q) in processors.into_iter().flatten().enumerate() {
+            check_post_processor(q, &format!("{at}.processors[{i}]"))?;
         }
-        Some("TemplateProcessing") => check_template_processing(p, at),
-        _ => Ok(()),
     }
+    if matches!(kind, None | Some("TemplateProcessing")) {
+        check_template_processing(p, at)?;
+    }
+    Ok(())
 }
 
 fn check_template_processing(p: &Value, at: &str) -> Result<(), String> {
