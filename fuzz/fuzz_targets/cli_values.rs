@@ -31,7 +31,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(shard) = text.parse::<Shard>() {
         assert!(shard.index < shard.count);
         assert_eq!(
-            format!("{}/{}", shard.index, shard.count).parse::<Shard>().ok(),
+            format!("{}/{}", shard.index, shard.count)
+                .parse::<Shard>()
+                .ok(),
             Some(shard)
         );
     }
@@ -45,6 +47,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = NormConfig::with_flags(&tasks, &[text.to_string()], &[]);
     let _ = NormConfig::with_flags(&tasks, &[], &[text.to_string()]);
     if let Ok(n) = text.trim().parse::<usize>() {
-        assert_eq!(at_least_one_if_given("--limit", Some(n), "documents").is_ok(), n > 0);
+        assert_eq!(
+            at_least_one_if_given("--limit", Some(n), "documents").is_ok(),
+            n > 0
+        );
     }
 });

@@ -1,5 +1,5 @@
 //! HF `config.json` for Llama and BERT: any text gives a config or a typed error; a config that
-//! parses yields usable derived values (RoPE frequencies).
+//! parses yields usable derived values (each RoPE table's frequencies).
 #![no_main]
 
 use std::path::Path;
@@ -16,9 +16,8 @@ fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzz/config.json");
     if let Ok(c) = LlamaConfig::from_hf_json(text, path) {
         // Derived values are computed at load time; they must not panic or allocate absurdly.
-        if c.head_dim <= 1 << 16 {
-            let f = c.inv_freq();
-            assert_eq!(f.len(), c.head_dim / 2);
+        for rope in c.ropes.iter().filter(|r| r.rotary_dims <= 1 << 16) {
+            assert_eq!(rope.inv_freq().len(), rope.rotary_dims / 2);
         }
     }
     let _ = BertConfig::from_json_str(text, path);

@@ -39,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
     let count = count_points(&experiments, layers, &opts);
     match sweep_points(&experiments, layers, &opts) {
         Ok(points) => {
-            assert_eq!(count, Some(points.len() as u128), "{experiments:?} {layers} {opts:?}");
+            assert_eq!(
+                count,
+                Some(points.len() as u128),
+                "{experiments:?} {layers} {opts:?}"
+            );
             assert!(points.len() <= opts.max_points);
             assert_eq!(points[0].label, "full");
         }

@@ -187,8 +187,9 @@ pub fn parse_block_range(text: &str) -> Result<RangeInclusive<usize>, ScheduleSp
         return Err(bad());
     }
     let blocks = s.block_applications();
+    // Compared lazily: `0,5555555552` is two blocks whose range would spell out billions.
     match (blocks.first(), blocks.last()) {
-        (Some(&a), Some(&b)) if a <= b && blocks == (a..=b).collect::<Vec<_>>() => Ok(a..=b),
+        (Some(&a), Some(&b)) if a <= b && blocks.iter().copied().eq(a..=b) => Ok(a..=b),
         _ => Err(bad()),
     }
 }
@@ -447,5 +448,20 @@ mod tests {
         assert_eq!(parse_block_range("5..8").unwrap(), 5..=7);
         assert!(parse_block_range("3, 1").is_err());
         assert!(parse_block_range("x").is_err());
+    }
+
+    /// Found by the `cli_values` fuzz target (its exact text): two blocks far apart were compared
+    /// with the range between them spelled out, a 44 GB allocation for `--shuffle 0,5555555552`.
+    #[test]
+    fn block_ranges_far_apart_are_refused_without_spelling_them_out() {
+        for text in [
+            "0 \x0c\x0c\x0c,\x0c\x0c\x0c\x0c\x0c  5555555552",
+            "0, 5555555552",
+        ] {
+            assert!(matches!(
+                parse_block_range(text),
+                Err(ScheduleSpecError::BadRange(t)) if t == text
+            ));
+        }
     }
 }

@@ -27,6 +27,15 @@ pub struct BertTokenizer {
     pad_id: u32,
 }
 
+/// Reads and parses a `tokenizer.json`. `tokenizers` 0.23 panics (`expect("Helper")` in its decoder
+/// deserializer) on a JSON syntax error inside the `decoder` object, so the text is first checked
+/// to be JSON (without building anything) and only then handed to `tokenizers`.
+fn parse_tokenizer_json(path: &Path) -> Result<Tokenizer, tokenizers::Error> {
+    let text = std::fs::read_to_string(path)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
+    Ok(serde_json::from_str(&text)?)
+}
+
 impl BertTokenizer {
     /// Read `tokenizer.json` (or the one inside a model directory). The maximum length is the
     /// file's own truncation length, else 512 (BERT's usual position table).
@@ -35,7 +44,7 @@ impl BertTokenizer {
         if path.is_dir() {
             path = path.join("tokenizer.json");
         }
-        let inner = Tokenizer::from_file(&path).map_err(|e| BertError::Tokenizer {
+        let inner = parse_tokenizer_json(&path).map_err(|e| BertError::Tokenizer {
             path: path.clone(),
             message: e.to_string(),
         })?;

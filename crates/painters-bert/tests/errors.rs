@@ -304,3 +304,25 @@ fn save_and_reload_round_trips() {
         );
     }
 }
+
+/// A JSON syntax error inside the `decoder` object made `tokenizers` 0.23 panic
+/// (`expect("Helper")`; found by the `tokenizer_json` fuzz target on painters-llama's loader,
+/// which reads `tokenizer.json` the same way): it is a tokenizer error naming the file.
+#[test]
+fn tokenizer_json_with_a_syntax_error_in_its_decoder_is_an_error_not_a_panic() {
+    let dir = scratch("tokenizer-syntax");
+    let path = dir.join("tokenizer.json");
+    std::fs::write(
+        &path,
+        r#"{"decoder":{"type":"BPEDecoder" "suffix":"</w>"}}"#,
+    )
+    .expect("write");
+    match BertTokenizer::from_file(&path) {
+        Err(e @ BertError::Tokenizer { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("tokenizer.json"), "{msg}");
+            assert!(msg.contains("expected `,` or `}`"), "{msg}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

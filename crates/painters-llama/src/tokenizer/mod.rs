@@ -22,6 +22,7 @@
 pub mod bpe;
 mod error;
 mod from_gguf;
+mod json_check;
 mod kinds;
 pub mod spm;
 #[cfg(test)]

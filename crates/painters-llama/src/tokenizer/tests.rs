@@ -170,3 +170,78 @@ fn tokenizer_json_round_trip() {
         Err(TokenizerError::Load { .. })
     ));
 }
+
+/// Found by the `tokenizer_json` fuzz target: a JSON syntax error inside the `decoder` object made
+/// `tokenizers` 0.23 panic (`expect("Helper")`) instead of returning an error. Both the fuzzer's
+/// input and its minimised form must be a typed error naming the file.
+#[test]
+fn tokenizer_json_with_a_syntax_error_in_its_decoder_is_an_error_not_a_panic() {
+    let dir = std::env::temp_dir().join(format!("painters-tok-syntax-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokenizer.json");
+    for text in [
+        r#"{"decoder":{"type":"BPEDecoder" "suffix":"</w>"}}"#,
+        include_str!("testdata/fuzz-decoder-syntax-error.json"),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        match TextTokenizer::from_file(&path) {
+            Err(e @ TokenizerError::Load { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("tokenizer.json"), "{msg}");
+                assert!(msg.contains("expected `,` or `}`"), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Found by the `tokenizer_json` fuzz target: a template post-processor naming a special token that
+/// its `special_tokens` lacks loaded, then panicked in `tokenizers` on the first encode (`no entry
+/// found for key`); the same for a single template using sequence B and a special token whose ids
+/// and tokens differ in number. Each is a load error naming the file and the field.
+#[test]
+fn template_post_processors_that_would_panic_on_encode_are_load_errors() {
+    let dir = std::env::temp_dir().join(format!("painters-tok-template-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokenizer.json");
+    let with = |post: &str| format!(r#"{{"post_processor": {post}}}"#);
+    let s = r#"{"<s>": {"id": "<s>", "ids": [0], "tokens": ["<s>"]}}"#;
+    let cases = [
+        (
+            include_str!("testdata/fuzz-template-missing-special-token.json").to_string(),
+            r#"post_processor.single: special token "<x>" is not in `special_tokens`"#,
+        ),
+        (
+            with(&format!(
+                r#"{{"type": "Sequence", "processors": [{{"type": "TemplateProcessing",
+                "single": [{{"Sequence": {{"id": "B", "type_id": 0}}}}], "pair": [],
+                "special_tokens": {s}}}]}}"#
+            )),
+            "post_processor.processors[0].single: uses sequence B",
+        ),
+        (
+            with(
+                r#"{"type": "TemplateProcessing", "single": [], "pair": [],
+                "special_tokens": {"<s>": {"id": "<s>", "ids": [0, 1], "tokens": ["<s>"]}}}"#,
+            ),
+            "`ids` and `tokens` differ in length",
+        ),
+        (
+            include_str!("testdata/fuzz-template-without-type.json").to_string(),
+            r#"post_processor.single: special token "[SEP]" is not in `special_tokens`"#,
+        ),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&path, &text).unwrap();
+        match TextTokenizer::from_file(&path) {
+            Err(e @ TokenizerError::Load { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("tokenizer.json"), "{msg}");
+                assert!(msg.contains(expected), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::error::TokenizerError;
+use super::json_check::check_tokenizer_json;
 use super::vocab::{GgufVocab, SpecialTokenIds};
 
 /// A Hugging Face tokenizer plus the special-token facts a generation loop needs.
@@ -16,6 +17,14 @@ pub struct TextTokenizer {
     special: SpecialTokenIds,
     add_bos: bool,
     add_eos: bool,
+}
+
+/// Reads and parses a `tokenizer.json`, first refusing what `tokenizers` would panic on
+/// ([`check_tokenizer_json`]).
+fn parse_tokenizer_json(path: &Path) -> Result<tokenizers::Tokenizer, tokenizers::Error> {
+    let text = std::fs::read_to_string(path)?;
+    check_tokenizer_json(&text)?;
+    Ok(serde_json::from_str(&text)?)
 }
 
 impl TextTokenizer {
@@ -36,7 +45,7 @@ impl TextTokenizer {
     /// [`with_special_tokens`](Self::with_special_tokens).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TokenizerError> {
         let path = path.as_ref();
-        let hf = tokenizers::Tokenizer::from_file(path).map_err(|source| TokenizerError::Load {
+        let hf = parse_tokenizer_json(path).map_err(|source| TokenizerError::Load {
             path: path.into(),
             source,
         })?;
