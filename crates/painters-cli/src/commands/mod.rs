@@ -12,5 +12,6 @@ pub mod merge;
 pub mod report;
 pub mod schedule;
 pub mod search;
+pub mod serve;
 pub mod sweep;
 pub mod tokenize;
