@@ -58,7 +58,7 @@ for entry in "${entries[@]}"; do
     sleep 1
   done
   "$LM_EVAL" --model local-completions \
-    --model_args "model=painters-$name,base_url=http://127.0.0.1:$PORT/v1/completions,tokenizer=$OUT/tokenizer,tokenized_requests=True,batch_size=16,num_concurrent=1,max_retries=1" \
+    --model_args "model=painters-$name,base_url=http://127.0.0.1:$PORT/v1/completions,tokenizer=$OUT/tokenizer,tokenized_requests=True,num_concurrent=1,max_retries=1" --batch_size 16 \
     --include_path scripts/lmeval-tasks --tasks painters_arc_easy,painters_lambada_openai \
     --limit "$LIMIT" --output_path "$dir/lmeval" > "$dir/lmeval.log" 2>&1 \
     || { tail -30 "$dir/lmeval.log" >&2; exit 1; }

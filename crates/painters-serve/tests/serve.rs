@@ -55,26 +55,22 @@ fn server(chat: bool) -> Running {
 /// POSTs `body` (raw text), returns the status and the JSON answer.
 fn post(s: &Running, path: &str, body: &str) -> (u16, Value) {
     let url = format!("http://{}{path}", s.addr);
-    let r = match ureq::post(&url)
-        .set("Content-Type", "application/json")
-        .send_string(body)
-    {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{path}: {e}"),
-    };
-    let status = r.status();
-    (
-        status,
-        serde_json::from_str(&r.into_string().unwrap()).unwrap(),
+    answer(
+        path,
+        ureq::post(&url)
+            .set("Content-Type", "application/json")
+            .send_string(body),
     )
 }
 
 fn get(s: &Running, path: &str) -> (u16, Value) {
-    let url = format!("http://{}{path}", s.addr);
-    let r = match ureq::get(&url).call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
+    answer(path, ureq::get(&format!("http://{}{path}", s.addr)).call())
+}
+
+/// The status and JSON body of a response, error statuses included.
+fn answer(path: &str, r: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let r = match r {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("{path}: {e}"),
     };
     let status = r.status();
