@@ -8,6 +8,7 @@
 #
 #   scripts/lmeval-serve.sh                       # full model and `--preset skip --m 3`
 #   PAINTERS=target/debug/painters LIMIT=20 scripts/lmeval-serve.sh
+#   KEEP_EVAL=1 scripts/lmeval-serve.sh           # reuse $OUT/<schedule>/painters.json
 #
 # Prints a Markdown table (task, metric, painters eval, lm-eval via painters serve, difference)
 # and writes it to $OUT/parity.md. docs/serve.md records a run.
@@ -43,10 +44,14 @@ for entry in "${entries[@]}"; do
   name=${entry%%|*}
   read -ra flags <<< "${entry#*|}"
   dir="$OUT/$name"
-  rm -rf "$dir"; mkdir -p "$dir"
-  echo "== $name: painters eval ${flags[*]}" >&2
-  "$PAINTERS" eval --model "$MODEL" "${flags[@]}" --tasks arc_easy,lambada_openai \
-    --limit "$LIMIT" --data-dir data --no-progress --out "$dir/painters.json"
+  rm -rf "$dir/lmeval"; mkdir -p "$dir"
+  if [ "${KEEP_EVAL:-0}" = 1 ] && [ -f "$dir/painters.json" ]; then
+    echo "== $name: keeping $dir/painters.json (KEEP_EVAL=1)" >&2
+  else
+    echo "== $name: painters eval ${flags[*]}" >&2
+    "$PAINTERS" eval --model "$MODEL" "${flags[@]}" --tasks arc_easy,lambada_openai \
+      --limit "$LIMIT" --data-dir data --no-progress --out "$dir/painters.json"
+  fi
 
   echo "== $name: painters serve ${flags[*]} + lm-eval local-completions" >&2
   "$PAINTERS" serve --model "$MODEL" "${flags[@]}" --port "$PORT" \
