@@ -4,7 +4,8 @@
 # first $LIMIT documents of each). Runs offline: the task YAMLs in scripts/lmeval-tasks read the
 # repository's data/*.jsonl, and lm-eval's tokenizer is painters' own, written as HF files by
 # `painters tokenize --save-hf`. Not run by CI (lm-eval, torch and transformers<5 are needed:
-# `pip install lm-eval==0.4.9 "transformers<5"` in an environment with torch).
+# `pip install "lm-eval[api]==0.4.9" "transformers<5" "datasets<4.1"` in an environment with
+# torch; put its `lm_eval` on PATH or pass LM_EVAL=/path/to/lm_eval).
 #
 #   scripts/lmeval-serve.sh                       # full model and `--preset skip --m 3`
 #   PAINTERS=target/debug/painters LIMIT=20 scripts/lmeval-serve.sh
@@ -58,7 +59,7 @@ for entry in "${entries[@]}"; do
     --served-name "painters-$name" 2> "$dir/serve.log" &
   server=$!
   for _ in $(seq 600); do
-    curl -sf "http://127.0.0.1:$PORT/health" > /dev/null && break
+    curl -sf --max-time 5 "http://127.0.0.1:$PORT/health" > /dev/null && break
     kill -0 "$server" 2>/dev/null || { cat "$dir/serve.log" >&2; exit 1; }
     sleep 1
   done

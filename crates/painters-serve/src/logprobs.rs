@@ -100,7 +100,11 @@ fn score_rows(
     let k = picks.iter().map(|p| p.3).max().unwrap_or(0).min(v);
     let (best_v, best_i) = logp.clone().max_dim_with_indices(1);
     let (best_v, best_i) = (read_f32(best_v)?, read_i64(best_i)?);
-    let (top_v, top_i) = if k > 0 {
+    // One top token is the maximum already read (lm-eval asks for `logprobs: 1`); a top-k
+    // over the vocabulary is only run for more.
+    let (top_v, top_i) = if k == 1 {
+        (best_v.clone(), best_i.clone())
+    } else if k > 1 {
         let (tv, ti) = logp.topk_with_indices(k, 1);
         (read_f32(tv)?, read_i64(ti)?)
     } else {

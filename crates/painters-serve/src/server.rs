@@ -173,10 +173,11 @@ pub enum ServeEvent<'a> {
 impl ServeRun {
     /// Loads, binds and serves until Ctrl-C (or SIGTERM-less shutdown of the process).
     pub fn execute(&self, on_event: &mut dyn FnMut(&ServeEvent)) -> Result<(), ServeError> {
-        let served = ServedModel::load(&self.model)?;
+        // The port first: one another server holds fails before a long model load.
         let rt = runtime()?;
         let listener = rt.block_on(bind(&format!("{}:{}", self.host, self.port)))?;
         let addr = listener.local_addr()?;
+        let served = ServedModel::load(&self.model)?;
         let chat_template = served.chat.is_some();
         let state = start_worker(served, self.worker)?;
         on_event(&ServeEvent::Listening {
