@@ -61,6 +61,9 @@ enum Command {
     /// Print the ids and token strings a model's tokenizer gives for texts (special tokens as the
     /// model adds them by default).
     Tokenize(commands::tokenize::Args),
+    /// Serve a model under a layer schedule behind an OpenAI-compatible HTTP API (completions with
+    /// echo and logprobs, chat, models, health) for lm-eval's local-completions and any client.
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Heal(args) => commands::heal::run(args),
         Command::Search(args) => commands::search::run(args),
         Command::Tokenize(args) => commands::tokenize::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -699,3 +699,34 @@ fn errors_blame_what_the_user_wrote() {
     assert!(hint.contains("--max-length"), "{stderr}");
     assert!(!hint.contains("--data-dir"), "{stderr}");
 }
+
+/// `painters serve` refuses what it cannot serve before it listens: an encoder, a schedule that
+/// does not fit the model, a port another server holds.
+#[test]
+fn serve_refuses_before_listening() {
+    fails(
+        "serve: a BERT encoder",
+        &["serve", "--model", s(&minilm()), "--port", "0"],
+        &["BERT encoder cannot be served"],
+    );
+    fails(
+        "serve: schedule past the last block",
+        &[
+            "serve",
+            "--model",
+            s(&smollm2()),
+            "--schedule",
+            "0..=40",
+            "--port",
+            "0",
+        ],
+        &["block 30 is out of range"],
+    );
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    fails(
+        "serve: port in use",
+        &["serve", "--model", s(&smollm2()), "--port", &port],
+        &["cannot listen on 127.0.0.1:", "--port"],
+    );
+}

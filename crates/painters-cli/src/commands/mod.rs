@@ -13,5 +13,6 @@ pub mod merge;
 pub mod report;
 pub mod schedule;
 pub mod search;
+pub mod serve;
 pub mod sweep;
 pub mod tokenize;

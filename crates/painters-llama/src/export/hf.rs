@@ -80,6 +80,19 @@ fn tokenizer(source: &Source, config: &DecoderConfig, dir: &Path) -> Result<(), 
     }
 }
 
+/// The tokenizer files an HF export writes, alone, into the existing folder `dir`: an HF source
+/// folder's tokenizer files, or `tokenizer.json` and `tokenizer_config.json` built from a GGUF's
+/// vocabulary (with its chat template). What a tool that loads tokenizers with transformers (e.g.
+/// lm-eval's `tokenizer=DIR` against `painters serve`) reads for a GGUF model.
+pub fn write_tokenizer_files(model: &Path, dir: &Path) -> Result<(), ExportError> {
+    let source = Source::open(model)?;
+    let config = match &source {
+        Source::Hf(h) => h.config.clone(),
+        Source::Gguf(g) => g.config()?,
+    };
+    tokenizer(&source, &config, dir)
+}
+
 fn generation_config(
     source: &Source,
     config: &DecoderConfig,

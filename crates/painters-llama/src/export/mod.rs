@@ -42,6 +42,7 @@ mod tests;
 mod weights;
 
 pub use error::ExportError;
+pub use hf::write_tokenizer_files;
 pub use logits::{LogitsComparison, compare_export, scheduled_logits, write_logits_file};
 pub use options::{
     DEFAULT_MAX_SHARD_BYTES, ExportDtype, ExportFormat, ExportOptions, ExportReport,
