@@ -57,12 +57,12 @@ fn check_template_processing(p: &Value, at: &str) -> Result<(), String> {
     for template in ["single", "pair"] {
         let pieces = p.get(template).and_then(Value::as_array);
         for piece in pieces.into_iter().flatten() {
-            if let Some(id) = piece.pointer("/SpecialToken/id").and_then(Value::as_str) {
-                if !special.is_some_and(|s| s.contains_key(id)) {
-                    return Err(format!(
-                        "{at}.{template}: special token {id:?} is not in `special_tokens`"
-                    ));
-                }
+            if let Some(id) = piece.pointer("/SpecialToken/id").and_then(Value::as_str)
+                && !special.is_some_and(|s| s.contains_key(id))
+            {
+                return Err(format!(
+                    "{at}.{template}: special token {id:?} is not in `special_tokens`"
+                ));
             }
             if template == "single" && piece.pointer("/Sequence/id") == Some(&Value::from("B")) {
                 return Err(format!(
