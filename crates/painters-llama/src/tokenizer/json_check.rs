@@ -28,20 +28,15 @@ pub(super) fn check_tokenizer_json(text: &str) -> Result<(), String> {
     }
 }
 
-/// Without a `type`, `tokenizers` tries each kind in turn, so an untyped object is checked as both
-/// a sequence and a template.
+/// Every object is checked both as a sequence and as a template, whatever its `type` says: when
+/// the tagged form fails (no `type`, or an unknown one), `tokenizers` tries every kind in turn
+/// by shape. The other kinds have neither `processors` nor templates, so this refuses nothing valid.
 fn check_post_processor(p: &Value, at: &str) -> Result<(), String> {
-    let kind = p.get("type").and_then(Value::as_str);
-    if matches!(kind, None | Some("Sequence")) {
-        let processors = p.get("processors").and_then(Value::as_array);
-        for (i, q) in processors.into_iter().flatten().enumerate() {
-            check_post_processor(q, &format!("{at}.processors[{i}]"))?;
-        }
+    let processors = p.get("processors").and_then(Value::as_array);
+    for (i, q) in processors.into_iter().flatten().enumerate() {
+        check_post_processor(q, &format!("{at}.processors[{i}]"))?;
     }
-    if matches!(kind, None | Some("TemplateProcessing")) {
-        check_template_processing(p, at)?;
-    }
-    Ok(())
+    check_template_processing(p, at)
 }
 
 fn check_template_processing(p: &Value, at: &str) -> Result<(), String> {
@@ -57,12 +52,12 @@ fn check_template_processing(p: &Value, at: &str) -> Result<(), String> {
     for template in ["single", "pair"] {
         let pieces = p.get(template).and_then(Value::as_array);
         for piece in pieces.into_iter().flatten() {
-            if let Some(id) = piece.pointer("/SpecialToken/id").and_then(Value::as_str) {
-                if !special.is_some_and(|s| s.contains_key(id)) {
-                    return Err(format!(
-                        "{at}.{template}: special token {id:?} is not in `special_tokens`"
-                    ));
-                }
+            if let Some(id) = piece.pointer("/SpecialToken/id").and_then(Value::as_str)
+                && !special.is_some_and(|s| s.contains_key(id))
+            {
+                return Err(format!(
+                    "{at}.{template}: special token {id:?} is not in `special_tokens`"
+                ));
             }
             if template == "single" && piece.pointer("/Sequence/id") == Some(&Value::from("B")) {
                 return Err(format!(

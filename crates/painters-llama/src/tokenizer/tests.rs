@@ -231,6 +231,10 @@ fn template_post_processors_that_would_panic_on_encode_are_load_errors() {
             include_str!("testdata/fuzz-template-without-type.json").to_string(),
             r#"post_processor.single: special token "[SEP]" is not in `special_tokens`"#,
         ),
+        (
+            include_str!("testdata/fuzz-template-unknown-type.json").to_string(),
+            r#"post_processor.single: special token "[MEP]" is not in `special_tokens`"#,
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&path, &text).unwrap();
