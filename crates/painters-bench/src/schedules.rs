@@ -156,11 +156,14 @@ impl ScheduleSpec {
 /// A schedule that runs no block is refused ([`ScheduleSpecError::Empty`]).
 pub fn parse_spec(spec: &str) -> Result<LayerSchedule, ScheduleSpecError> {
     let schedule = parse_spec_text(spec)?;
-    // A schedule with steps that run nothing (an empty parallel step) is the core's to explain
-    // when it validates the steps; here only "no steps at all".
+    // "No steps at all" is ours to explain; steps that run nothing (an empty parallel step) are
+    // the core's, whose validation names the step.
     if schedule.steps().is_empty() {
         return Err(ScheduleSpecError::Empty(spec.to_string()));
     }
+    // Everything but the block range (the model is not known yet): an empty parallel step, too
+    // deep a nesting or too many applications is refused here, before any model loads.
+    schedule.validate(usize::MAX)?;
     Ok(schedule)
 }
 
@@ -440,6 +443,15 @@ mod tests {
             e,
             "--shuffle 5..=99 reaches block 99, but the model has 32 blocks (0..32)"
         );
+    }
+
+    #[test]
+    fn a_step_that_runs_nothing_is_refused_before_the_model_is_known() {
+        // Found by the cli_values fuzz target: it passed `check` and `resolve` and ran no blocks.
+        let spec = ScheduleSpec::text(r#"{"steps":[{"parallel":[],"loops":2}]}"#);
+        let e = spec.check().unwrap_err().to_string();
+        assert!(e.contains("at least one branch"), "{e}");
+        assert!(spec.resolve(26).is_err());
     }
 
     #[test]
