@@ -164,6 +164,10 @@ pub fn parse_spec(spec: &str) -> Result<LayerSchedule, ScheduleSpecError> {
     // Everything but the block range (the model is not known yet): an empty parallel step, too
     // deep a nesting or too many applications is refused here, before any model loads.
     schedule.validate(usize::MAX)?;
+    // Steps that are all empty (`()`, `par((), ())x6`) run no block either.
+    if schedule.application_count() == 0 {
+        return Err(ScheduleSpecError::Empty(spec.to_string()));
+    }
     Ok(schedule)
 }
 
@@ -452,6 +456,11 @@ mod tests {
         let e = spec.check().unwrap_err().to_string();
         assert!(e.contains("at least one branch"), "{e}");
         assert!(spec.resolve(26).is_err());
+        // Found by the same target in its rerun: steps that are all empty sequences.
+        let e = ScheduleSpec::text("par((),()x 1)x6,()")
+            .check()
+            .unwrap_err();
+        assert!(e.to_string().contains("runs no blocks"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,14 @@ use painters_bench::sweep::{
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
+/// The counting allocator sees every thread of this binary: the tests run one at a time so that a
+/// peak measured in one is not another's allocation.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn opts(seeds: usize, max_loops: usize, loops: usize) -> ExperimentOptions {
     ExperimentOptions {
         seeds,
@@ -24,6 +32,7 @@ fn opts(seeds: usize, max_loops: usize, loops: usize) -> ExperimentOptions {
 
 #[test]
 fn counts_equal_the_points_an_enumeration_builds() {
+    let _serial = serial();
     let all: Vec<Experiment> = Experiment::NAMES
         .iter()
         .map(|n| n.parse().unwrap())
@@ -53,6 +62,7 @@ fn counts_equal_the_points_an_enumeration_builds() {
 
 #[test]
 fn a_billion_point_sweep_is_refused_before_any_point_is_built() {
+    let _serial = serial();
     for (set, o) in [
         (vec![Experiment::Grid], opts(10, 1_000_000_000, 3)),
         (vec![Experiment::Random], opts(1_000_000_000, 28, 3)),
@@ -84,6 +94,7 @@ fn a_billion_point_sweep_is_refused_before_any_point_is_built() {
 
 #[test]
 fn a_sweep_run_refuses_before_loading_the_model() {
+    let _serial = serial();
     let tiny =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models/tiny-llama");
     let out = std::env::temp_dir().join(format!("painters-sweep-points-{}", std::process::id()));
