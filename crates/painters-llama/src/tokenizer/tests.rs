@@ -235,6 +235,12 @@ fn template_post_processors_that_would_panic_on_encode_are_load_errors() {
             include_str!("testdata/fuzz-template-unknown-type.json").to_string(),
             r#"post_processor.single: special token "[MEP]" is not in `special_tokens`"#,
         ),
+        (
+            // The fuzzer's fifth find: it loads and encodes, inserting id 8 into a 7-token
+            // vocabulary.
+            include_str!("testdata/fuzz-special-id-outside-vocab.json").to_string(),
+            r#"post_processor.special_tokens["[CLS]"]: id 8 is not in the vocabulary"#,
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&path, &text).unwrap();

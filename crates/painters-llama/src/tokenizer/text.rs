@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::error::TokenizerError;
-use super::json_check::check_tokenizer_json;
+use super::json_check::{check_special_ids, check_tokenizer_json};
 use super::vocab::{GgufVocab, SpecialTokenIds};
 
 /// A Hugging Face tokenizer plus the special-token facts a generation loop needs.
@@ -20,11 +20,13 @@ pub struct TextTokenizer {
 }
 
 /// Reads and parses a `tokenizer.json`, first refusing what `tokenizers` would panic on
-/// ([`check_tokenizer_json`]).
+/// ([`check_tokenizer_json`]), then special tokens outside the vocabulary ([`check_special_ids`]).
 fn parse_tokenizer_json(path: &Path) -> Result<tokenizers::Tokenizer, tokenizers::Error> {
     let text = std::fs::read_to_string(path)?;
     check_tokenizer_json(&text)?;
-    Ok(serde_json::from_str(&text)?)
+    let tok: tokenizers::Tokenizer = serde_json::from_str(&text)?;
+    check_special_ids(&text, &tok)?;
+    Ok(tok)
 }
 
 impl TextTokenizer {
