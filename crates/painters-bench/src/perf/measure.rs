@@ -19,17 +19,24 @@ use painters_llama::{LlamaError, LlamaInput, LlamaModel};
 /// A global allocator wrapping [`System`] that tracks live and peak heap bytes.
 ///
 /// Cost: one relaxed `fetch_add` and one relaxed `fetch_max` per allocation, one relaxed
-/// `fetch_sub` per deallocation (plus a relaxed load of the on/off switch).
+/// `fetch_sub` per deallocation (plus relaxed loads of the on/off switch and the registration flag).
 pub struct CountingAlloc;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 static COUNTING: AtomicBool = AtomicBool::new(true);
+/// Set by the first allocation that goes through [`CountingAlloc`]: it is registered exactly when
+/// this is set after any allocation. Never cleared, so other threads freeing memory at the same
+/// moment cannot make the check fail (comparing [`LIVE`] before and after a probe could).
+static REGISTERED: AtomicBool = AtomicBool::new(false);
 
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged to the system allocator.
         let p = unsafe { System.alloc(l) };
+        if !REGISTERED.load(Ordering::Relaxed) {
+            REGISTERED.store(true, Ordering::Relaxed);
+        }
         if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
             let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
             PEAK.fetch_max(now, Ordering::Relaxed);
@@ -61,11 +68,8 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
 /// Whether [`CountingAlloc`] is this process's global allocator (and counting).
 pub fn counting_active() -> bool {
-    let before = LIVE.load(Ordering::Relaxed);
-    let probe = black_box(vec![0u8; 4096]);
-    let active = LIVE.load(Ordering::Relaxed) >= before + probe.len();
-    drop(probe);
-    active
+    drop(black_box(vec![0u8; 64]));
+    REGISTERED.load(Ordering::Relaxed) && COUNTING.load(Ordering::Relaxed)
 }
 
 /// Live heap bytes, as counted by [`CountingAlloc`] (0 when it is not registered).
