@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
-# llama.cpp's speed on this machine, for the painters / llama.cpp ratios of issue 21.
+# painters / llama.cpp speed ratios on the same GGUF, measured side by side in one run (issue 21).
 #
 # Builds llama.cpp's `llama-bench` and `llama-quantize` from the `llama-cpp-python` sdist (the
 # llama.cpp sources it vendors; one PyPI download, then offline) with -DGGML_NATIVE=ON, into a
-# cache outside the repository, and runs `llama-bench -p 128 -n 32` on the SmolLM2-135M GGUF as
-# shipped (Q4_1) and as F16 / F32 files made from it with `llama-quantize`. The build takes
-# ≈ 10 minutes on 2 cores (it runs niced); later runs reuse it.
+# cache outside the repository, and makes F16 / F32 files from the SmolLM2-135M GGUF (shipped as
+# Q4_1) with `llama-quantize`. The build takes ≈ 10 minutes on 2 cores (it runs niced); later runs
+# reuse it. Then, for each of --rounds rounds, interleaved so that drift of the machine reaches
+# both sides alike: `llama-bench -p 128 -n 32` on Q4_1, F16 and F32, and `painters bench
+# --weights native` (identity) on the Q4_1 file.
 #
-# Usage: scripts/compare-llamacpp.sh [--threads N] [--reps N] [--out FILE.json]
+# Usage: scripts/compare-llamacpp.sh [--threads N] [--reps N] [--rounds N] [--out FILE.json]
 #   env: PAINTERS_MODELS_DIR (default <repo>/models), LLAMACPP_CACHE (default
 #        ~/.cache/painters-llamacpp), LLAMACPP_VERSION (a llama-cpp-python version; default the
-#        newest), PYTHON (default python3)
+#        newest), PYTHON (default python3), PAINTERS_BIN (default: <repo>/target/release/painters,
+#        built when missing)
 #
-# Output: llama-bench's JSON records, one per (model file, test), gathered into one JSON array
-# (FILE.json, default $LLAMACPP_CACHE/results.json), and a CSV summary on stdout:
-#   type,test,n_prompt,n_gen,threads,avg_ts,stddev_ts
-# where avg_ts is tokens per second (prompt tokens for pp128, generated tokens for tg32). The
-# painters side of the comparison runs `painters bench` on the same file in the same session.
+# Output: every llama-bench record and painters bench JSON gathered into FILE.json (default
+# $LLAMACPP_CACHE/results.json); on stdout a CSV of medians over the rounds:
+#   engine,type,test,threads,tok_s
+# (test: pp128 = prompt of 128 tokens, tg32 = 32 single-token decode steps; painters' tg32 is
+# its "1-token prompt + 32 new" figure) and the two acceptance ratios of issue 21:
+#   prompt: painters native pp128 / llama.cpp's fastest pp128 over Q4_1, F16, F32
+#   decode: painters native tg32 / llama.cpp Q4_1 tg32
+# Threads: llama-bench -t N; painters with RAYON_NUM_THREADS=N.
 set -euo pipefail
 
 threads=2
 reps=5
+rounds=3
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${LLAMACPP_CACHE:-$HOME/.cache/painters-llamacpp}"
 out=""
@@ -29,8 +36,9 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
     --reps) reps="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -74,22 +82,52 @@ for t in F16 F32; do
   files[$t]="$f"
 done
 
-echo "[" >"$out"
-first=1
-echo "type,test,n_prompt,n_gen,threads,avg_ts,stddev_ts"
-for t in Q4_1 F16 F32; do
-  json="$("$bin/llama-bench" -m "${files[$t]}" -p 128 -n 32 -t "$threads" -r "$reps" -o json 2>/dev/null)"
-  "$python" - "$t" "$json" <<'PY'
-import json, sys
-t, records = sys.argv[1], json.loads(sys.argv[2])
-for r in records:
-    test = f"pp{r['n_prompt']}" if r["n_gen"] == 0 else f"tg{r['n_gen']}"
-    print(f"{t},{test},{r['n_prompt']},{r['n_gen']},{r['n_threads']},{r['avg_ts']:.2f},{r['stddev_ts']:.2f}")
-PY
-  # gather the raw records, tagged with the file type
-  "$python" -c 'import json,sys; print(",\n".join(json.dumps(dict(r, painters_type=sys.argv[1])) for r in json.loads(sys.argv[2])))' "$t" "$json" \
-    | { [ $first -eq 1 ] || echo ","; cat; } >>"$out"
-  first=0
+painters="${PAINTERS_BIN:-$root/target/release/painters}"
+if [ -z "${PAINTERS_BIN:-}" ]; then
+  (cd "$root" && cargo build -q --release -p painters-cli)
+fi
+[ -x "$painters" ] || { echo "$painters: not an executable" >&2; exit 1; }
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+for round in $(seq 1 "$rounds"); do
+  echo "round $round of $rounds" >&2
+  for t in Q4_1 F16 F32; do
+    "$bin/llama-bench" -m "${files[$t]}" -p 128 -n 32 -t "$threads" -r "$reps" -o json \
+      >"$work/llama-$round-$t.json" 2>/dev/null
+  done
+  RAYON_NUM_THREADS="$threads" "$painters" bench --model "$q41" --weights native \
+    --schedules identity --long-prompt 0 --repeats "$reps" --json "$work/painters-$round.json" \
+    >/dev/null 2>&1
 done
-echo "]" >>"$out"
-echo "llama-bench records: $out" >&2
+
+"$python" - "$work" "$rounds" "$threads" "$out" <<'PY'
+import json, statistics, sys
+from pathlib import Path
+work, rounds, threads, out = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+med = statistics.median
+llama, painters, raw = {}, {"pp128": [], "tg32": []}, {"llama_bench": [], "painters_bench": []}
+for r in range(1, rounds + 1):
+    for t in ("Q4_1", "F16", "F32"):
+        for rec in json.loads((work / f"llama-{r}-{t}.json").read_text()):
+            test = f"pp{rec['n_prompt']}" if rec["n_gen"] == 0 else f"tg{rec['n_gen']}"
+            llama.setdefault((t, test), []).append(rec["avg_ts"])
+            raw["llama_bench"].append(dict(rec, painters_type=t, round=r))
+    p = json.loads((work / f"painters-{r}.json").read_text())
+    painters["pp128"].append(128e3 / p["forward_1x128_ms"])
+    painters["tg32"].append(p["decode_tg32"]["tokens_per_s"])
+    raw["painters_bench"].append(dict(p, round=r))
+print("engine,type,test,threads,tok_s")
+for (t, test), v in sorted(llama.items()):
+    print(f"llama.cpp,{t},{test},{threads},{med(v):.2f}")
+for test, v in painters.items():
+    print(f"painters,native(Q4_1),{test},{threads},{med(v):.2f}")
+fastest = max((t for t in ("Q4_1", "F16", "F32")), key=lambda t: med(llama[(t, "pp128")]))
+prompt = med(painters["pp128"]) / med(llama[(fastest, "pp128")])
+decode = med(painters["tg32"]) / med(llama[("Q4_1", "tg32")])
+print(f"ratio,prompt,painters native / llama.cpp {fastest} (fastest),{threads},{prompt:.3f}")
+print(f"ratio,decode,painters native / llama.cpp Q4_1,{threads},{decode:.3f}")
+raw["ratios"] = {"prompt": prompt, "prompt_vs": fastest, "decode": decode, "threads": int(threads), "rounds": rounds}
+Path(out).write_text(json.dumps(raw, indent=1) + "\n")
+PY
+echo "records: $out" >&2

@@ -69,6 +69,29 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        // The server's runtime owns its threads; its model thread moves each batch of requests
+        // onto the compute pool itself.
+        Command::Serve(args) => commands::serve::run(args),
+        // Every other command runs on a worker of the compute pool, so that the many small
+        // parallel operations of a forward pass do not each wake the calling thread
+        // (`painters::backend::on_compute_threads`).
+        command => painters::backend::on_compute_threads(|| run(command)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command (any but `serve`).
+fn run(command: Command) -> Result<(), error::CliError> {
+    match command {
         Command::Schedule(args) => commands::schedule::run(args),
         Command::Conformance(args) => commands::conformance::run(args),
         Command::Eval(args) => commands::eval::run(args),
@@ -83,15 +106,5 @@ fn main() -> ExitCode {
         Command::Search(args) => commands::search::run(args),
         Command::Tokenize(args) => commands::tokenize::run(args),
         Command::Serve(args) => commands::serve::run(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            if let Some(hint) = e.hint() {
-                eprintln!("hint: {hint}");
-            }
-            ExitCode::FAILURE
-        }
     }
 }

@@ -168,6 +168,14 @@ fn bench_prints_the_table_and_json() {
     assert_eq!(rounds.len(), 1);
     assert_eq!(rounds[0], v["executor_overhead_percent"]);
     assert_eq!(v["decode_long"]["prompt_tokens"], 40);
+    // llama-bench's tg32: 32 single-token steps after a 1-token prompt.
+    assert_eq!(v["decode_tg32"]["prompt_tokens"], 1);
+    assert_eq!(v["decode_tg32"]["new_tokens"], 32);
+    assert!(v["decode_tg32"]["tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert!(
+        out.contains("| greedy decode, 1-token prompt + 32 new (llama-bench's tg32) |"),
+        "{out}"
+    );
     assert!(
         out.contains("| greedy decode, 40-token prompt + 64 new (KV cache) |"),
         "{out}"

@@ -133,7 +133,8 @@ pub fn spawn(engine: Engine, options: WorkerOptions) -> std::io::Result<Queue> {
                 while let Ok(j) = rx.try_recv() {
                     jobs.push(j);
                 }
-                engine.run(jobs, options);
+                // On a worker of the compute pool: see painters::backend::on_compute_threads.
+                painters::backend::on_compute_threads(|| engine.run(jobs, options));
             }
         })?;
     Ok(Queue { tx })

@@ -243,6 +243,8 @@ impl BenchRun {
         let identity = Plan::compile(&paper::full(layers), layers, KvMode::Exact)?;
         say("bench: identity forward 8x128");
         let forward8 = measure::time_forward(&model, &identity, &x8, seq, warmup, repeats)?;
+        say("bench: identity greedy decode 1+32 (tg32)");
+        let tg32 = measure::decode_tokens_per_s(&model, &identity, seq, (1, 32), warmup, repeats)?;
         let long = match self.long_prompt {
             0 => None,
             prompt => {
@@ -297,6 +299,7 @@ impl BenchRun {
             paired,
             forward8,
             long,
+            tg32,
             stacked,
             allocator: (counted, plain),
         })

@@ -58,6 +58,9 @@ pub struct BenchFigures {
     pub forward8: Duration,
     /// Prompt length and (median, tokens per second) of the long-context decode.
     pub long: Option<(usize, (Duration, f64))>,
+    /// (median, tokens per second) of 32 single-token steps after a 1-token prompt: the same work
+    /// as llama.cpp's `llama-bench -n 32` (tg32), for side-by-side ratios.
+    pub tg32: (Duration, f64),
     pub stacked: usize,
     /// The counting allocator's cost: (counted, plain) identity forward.
     pub allocator: (Duration, Duration),
@@ -176,6 +179,11 @@ impl BenchFigures {
         out.push_str(&format!(
             "| greedy decode, 16-token prompt + 32 new (KV cache) | {:.1} ms | {tok_s:.1} tok/s |\n",
             ms(decode)
+        ));
+        out.push_str(&format!(
+            "| greedy decode, 1-token prompt + 32 new (llama-bench's tg32) | {:.1} ms | {:.1} tok/s |\n",
+            ms(self.tg32.0),
+            self.tg32.1
         ));
         if let Some((prompt, (t, rate))) = self.long {
             out.push_str(&format!(
@@ -299,6 +307,12 @@ impl BenchFigures {
                 "new_tokens": 32,
                 "median_ms": ms(decode),
                 "tokens_per_s": tok_s,
+            },
+            "decode_tg32": {
+                "prompt_tokens": 1,
+                "new_tokens": 32,
+                "median_ms": ms(self.tg32.0),
+                "tokens_per_s": self.tg32.1,
             },
             "decode_long": self.long.map(|(prompt, (t, rate))| json!({
                 "prompt_tokens": prompt,
