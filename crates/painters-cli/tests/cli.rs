@@ -341,6 +341,58 @@ fn long_commands_print_steady_progress_lines_without_a_terminal() {
     );
 }
 
+/// `painters tokenize --save-hf DIR` writes tokenizer files that HF `tokenizers` (what transformers
+/// loads them with) reads back and that give transformers' own ids for the model: SmolLM2 (GGUF
+/// BPE, no BOS) and Gemma 3 (GGUF SentencePiece, with its BOS). Expected ids: the fixtures made
+/// with transformers from the models' HF tokenizers.
+#[test]
+fn tokenize_save_hf_writes_what_transformers_reads() {
+    let root = common::root();
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(root.join(p)).unwrap()).unwrap()
+    };
+    let dir = std::env::temp_dir().join(format!("painters-save-hf-{}", std::process::id()));
+    let smollm2 = common::smollm2();
+    let gemma = root.join("models/gemma3-270m/gemma-3-270m-q4_k_m.gguf");
+    let texts = read("tests/fixtures/inputs/texts.json");
+    let gemma_cases = read("tests/fixtures-gemma3/tokenizer_cases.json");
+    let sets = [
+        (smollm2, texts["smollm2"].as_array().unwrap().clone()),
+        (gemma, gemma_cases["cases"].as_array().unwrap().clone()),
+    ];
+    for (i, (model, cases)) in sets.iter().enumerate() {
+        let out = dir.join(i.to_string());
+        let (ok, _, err) = painters(&[
+            "tokenize",
+            "--model",
+            model.to_str().unwrap(),
+            "--save-hf",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        assert!(out.join("tokenizer_config.json").is_file());
+        let tok = tokenizers::Tokenizer::from_file(out.join("tokenizer.json")).unwrap();
+        assert!(!cases.is_empty());
+        for case in cases {
+            let text = case["text"].as_str().unwrap();
+            let enc = tok.encode(text, true).unwrap();
+            let want: Vec<u32> = case["input_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect();
+            assert_eq!(
+                enc.get_ids(),
+                want.as_slice(),
+                "{}: {text:?}",
+                model.display()
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `painters tokenize` prints the ids and token strings the model's tokenizer gives, special
 /// tokens added as the model adds them by default. Expected: transformers' own ids and tokens
 /// (`tests/fixtures-gemma3/tokenizer_cases.json`: Gemma 3 with its BOS; `tests/fixtures/inputs/
