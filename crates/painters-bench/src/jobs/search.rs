@@ -268,9 +268,10 @@ impl SearchRun {
             exhaustive,
         );
         say(&format!(
-            "search: {} candidates, {} evaluations (exhaustive: {:.0}), {:.3e} block×token applications (exhaustive: {:.3e}, {:.1}× more)",
+            "search: {} candidates, {} evaluations ({} computed now, the rest read from journals; exhaustive: {:.0}), {:.3e} block×token applications (exhaustive: {:.3e}, {:.1}× more)",
             cost.candidates_scored,
             cost.evaluations,
+            cost.computed_this_run,
             cost.evaluations_exhaustive,
             cost.block_token_applications as f64,
             cost.block_token_applications_exhaustive,
@@ -550,7 +551,15 @@ impl SearchRun {
                 self.task, objective.name
             ),
             x_label: "blocks applied per forward pass".into(),
-            y_label: format!("{} (held out, ±1 s.e. on the front)", objective.name),
+            y_label: format!(
+                "{}{} (held out, ±1 s.e. on the front)",
+                objective.name,
+                if objective.name == "perplexity" {
+                    ", log scale"
+                } else {
+                    ""
+                }
+            ),
             series: vec![
                 Series::new(
                     "Pareto front",
@@ -560,8 +569,10 @@ impl SearchRun {
                         .collect(),
                 )
                 .with_band(band),
-                Series::new("all held-out schedules", all),
+                Series::new("all held-out schedules", all).scatter(),
             ],
+            // Perplexities of pruned models span orders of magnitude.
+            log_y: objective.name == "perplexity",
             ..LineChart::default()
         };
         let (svg, png) = (self.out.join("pareto.svg"), self.out.join("pareto.png"));

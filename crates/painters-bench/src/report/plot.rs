@@ -55,6 +55,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Optional shaded band `(x, low, high)` (error bars, min–max spread).
     pub band: Option<Vec<(f64, f64, f64)>>,
+    /// Markers only, no line through them (points that are not a curve).
+    pub scatter: bool,
 }
 
 impl Series {
@@ -63,7 +65,13 @@ impl Series {
             name: name.into(),
             points,
             band: None,
+            scatter: false,
         }
+    }
+    /// Draw the points as markers only.
+    pub fn scatter(mut self) -> Self {
+        self.scatter = true;
+        self
     }
     pub fn with_band(mut self, band: Vec<(f64, f64, f64)>) -> Self {
         self.band = Some(band);
@@ -82,6 +90,9 @@ pub struct LineChart {
     pub y_range: Option<(f64, f64)>,
     /// Draw a marker at every point.
     pub markers: bool,
+    /// A logarithmic y axis (values ≤ 0 are not drawn); for quantities like perplexity whose
+    /// range spans orders of magnitude.
+    pub log_y: bool,
     /// Width and height in pixels.
     pub size: (u32, u32),
 }
@@ -95,6 +106,7 @@ impl Default for LineChart {
             series: Vec::new(),
             y_range: None,
             markers: true,
+            log_y: false,
             size: (900, 600),
         }
     }
@@ -279,19 +291,25 @@ impl Chart for LineChart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        // On a log axis the chart is drawn in log10(y) and labelled in y.
+        let ty = |y: f64| match self.log_y {
+            true if y > 0.0 => y.log10(),
+            true => f64::NAN,
+            false => y,
+        };
         let xs = self
             .series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.0));
         let (x0, x1) = pad(span(xs), 0.02);
         let (y0, y1) = match self.y_range {
-            Some(r) => r,
+            Some((lo, hi)) => (ty(lo), ty(hi)),
             None => {
                 let ys = self.series.iter().flat_map(|s| {
                     let band = s.band.iter().flatten().flat_map(|b| [b.1, b.2]);
-                    s.points.iter().map(|p| p.1).chain(band)
+                    s.points.iter().map(|p| p.1).chain(band).map(ty)
                 });
-                pad(span(ys), 0.05)
+                pad(span(ys.filter(|y| y.is_finite())), 0.05)
             }
         };
         let mut chart = ChartBuilder::on(root)
@@ -302,12 +320,16 @@ impl Chart for LineChart {
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(draw_err)?;
         let fmt = |v: &f64| tick(*v);
+        let yfmt = |v: &f64| match self.log_y {
+            true => tick(10f64.powf(*v)),
+            false => tick(*v),
+        };
         chart
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
             .x_label_formatter(&fmt)
-            .y_label_formatter(&fmt)
+            .y_label_formatter(&yfmt)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16))
             .light_line_style(RGBColor(235, 235, 235))
@@ -320,6 +342,7 @@ impl Chart for LineChart {
             if let Some(band) = &s.band {
                 let band: Vec<_> = band
                     .iter()
+                    .map(|b| (b.0, ty(b.1), ty(b.2)))
                     .filter(|b| b.0.is_finite() && b.1.is_finite() && b.2.is_finite())
                     .collect();
                 if band.len() >= 2 {
@@ -333,11 +356,19 @@ impl Chart for LineChart {
                         .map_err(draw_err)?;
                 }
             }
-            let pts: Vec<(f64, f64)> = s.points.iter().filter(finite).copied().collect();
+            let points: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, ty(p.1))).collect();
+            let pts: Vec<(f64, f64)> = points.iter().filter(finite).copied().collect();
             let line = ShapeStyle::from(&color).stroke_width(2);
+            if s.scatter {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                    .map_err(draw_err)?
+                    .label(&s.name)
+                    .legend(move |(x, y)| Circle::new((x + 11, y), 4, color.filled()));
+                continue;
+            }
             // A non-finite point breaks the line.
-            let segments = s
-                .points
+            let segments = points
                 .split(|p| !finite(&p))
                 .filter(|seg| !seg.is_empty())
                 .map(|seg| PathElement::new(seg.to_vec(), line));

@@ -12,7 +12,7 @@
 //! Costs are counted in block applications × input tokens: what the group's trie ran, and what
 //! running each member on its own would have run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -57,16 +57,21 @@ pub enum ScoreError {
     Stopped,
 }
 
-/// Block applications × input tokens.
+/// What a search costs, counted as a fresh run computes it: each (candidate, document) pair the
+/// search asks for once, grouped as a fresh run groups them. The counts are the same whether the
+/// pairs are computed now or read from the journals of an earlier, interrupted run (`computed`
+/// and `stored` say which).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Cost {
-    /// What ran (shared prefixes once).
+    /// Block applications × input tokens that ran (shared prefixes once).
     pub run: u64,
-    /// What running every scored member on its own would have cost.
+    /// Block applications × input tokens of running every scored member on its own.
     pub alone: u64,
-    /// (candidate, document) pairs scored by the model.
+    /// (candidate, document) pairs the search asked for.
     pub evaluations: u64,
-    /// (candidate, document) pairs found stored.
+    /// Of those, pairs scored by the model in this run.
+    pub computed: u64,
+    /// Of those, pairs read from the journals of an earlier run.
     pub stored: u64,
 }
 
@@ -75,6 +80,7 @@ impl Cost {
         self.run += o.run;
         self.alone += o.alone;
         self.evaluations += o.evaluations;
+        self.computed += o.computed;
         self.stored += o.stored;
     }
 }
@@ -98,8 +104,10 @@ pub struct Scorer<'a> {
     /// Candidates per prefix group.
     pub group_size: usize,
     pub cost: Cost,
-    /// The prefix groups' own counts (padded tokens).
+    /// The prefix groups' own counts (padded tokens) of what this run computed.
     pub reuse: ReuseStats,
+    /// (schedule, document position) pairs asked for so far: what [`Cost`] counts once.
+    requested: HashSet<(String, usize)>,
 }
 
 impl<'a> Scorer<'a> {
@@ -160,6 +168,7 @@ impl<'a> Scorer<'a> {
             group_size: 16,
             cost: Cost::default(),
             reuse: ReuseStats::default(),
+            requested: HashSet::new(),
         })
     }
 
@@ -199,28 +208,50 @@ impl<'a> Scorer<'a> {
     ) -> Result<Vec<DocMetrics>, ScoreError> {
         let docs = docs.start.min(self.docs.len())..docs.end.min(self.docs.len());
         let texts: Vec<String> = schedules.iter().map(LayerSchedule::to_string).collect();
-        // What each candidate lacks.
+        // What each candidate lacks, and what it asks for that it has not asked for before.
         let mut missing: Vec<Vec<usize>> = Vec::with_capacity(schedules.len());
+        let mut fresh: Vec<Vec<usize>> = Vec::with_capacity(schedules.len());
         for text in &texts {
             let j = self.journal(text)?;
             let lacks: Vec<usize> = docs
                 .clone()
                 .filter(|&i| j.get(self.docs[i].id).is_none())
                 .collect();
-            self.cost.stored += (docs.len() - lacks.len()) as u64;
+            let new: Vec<usize> = docs
+                .clone()
+                .filter(|&i| self.requested.insert((text.clone(), i)))
+                .collect();
+            let computed = new.iter().filter(|i| lacks.contains(i)).count();
+            self.cost.computed += computed as u64;
+            self.cost.stored += (new.len() - computed) as u64;
             missing.push(lacks);
+            fresh.push(new);
         }
-        let mut todo: Vec<usize> = (0..schedules.len())
-            .filter(|&c| !missing[c].is_empty())
-            .collect();
-        todo.sort_by(|&a, &b| {
-            schedules[a]
-                .steps()
-                .iter()
-                .map(ToString::to_string)
-                .cmp(schedules[b].steps().iter().map(ToString::to_string))
-        });
-        todo.dedup_by(|a, b| texts[*a] == texts[*b]);
+        let order = |sel: &dyn Fn(usize) -> bool| {
+            let mut todo: Vec<usize> = (0..schedules.len()).filter(|&c| sel(c)).collect();
+            todo.sort_by(|&a, &b| {
+                schedules[a]
+                    .steps()
+                    .iter()
+                    .map(ToString::to_string)
+                    .cmp(schedules[b].steps().iter().map(ToString::to_string))
+            });
+            todo.dedup_by(|a, b| texts[*a] == texts[*b]);
+            todo
+        };
+        // The cost, as a fresh run would group and compute the new pairs.
+        for group in order(&|c| !fresh[c].is_empty()).chunks(self.group_size.max(1)) {
+            let mut need: Vec<usize> = group.iter().flat_map(|&c| fresh[c].clone()).collect();
+            need.sort_unstable();
+            need.dedup();
+            let members: Vec<LayerSchedule> = group.iter().map(|&c| schedules[c].clone()).collect();
+            let (trie, alone) = PrefixGroup::new(self.model, self.tokenizer, &members)?.pass_cost();
+            let tokens: u64 = need.iter().map(|&i| self.tokens[i]).sum();
+            self.cost.run += trie * tokens;
+            self.cost.alone += alone * tokens;
+            self.cost.evaluations += (need.len() * group.len()) as u64;
+        }
+        let todo = order(&|c| !missing[c].is_empty());
         let mut done = schedules.len() - todo.len();
         if progress(done, schedules.len()).is_break() {
             return Err(ScoreError::Stopped);
@@ -231,11 +262,6 @@ impl<'a> Scorer<'a> {
             need.dedup();
             let members: Vec<LayerSchedule> = group.iter().map(|&c| schedules[c].clone()).collect();
             let pg = PrefixGroup::new(self.model, self.tokenizer, &members)?;
-            let (trie, alone) = pg.pass_cost();
-            let tokens: u64 = need.iter().map(|&i| self.tokens[i]).sum();
-            self.cost.run += trie * tokens;
-            self.cost.alone += alone * tokens;
-            self.cost.evaluations += (need.len() * group.len()) as u64;
             let reqs: Vec<&[Request]> = need
                 .iter()
                 .map(|&i| self.docs[i].requests.as_slice())

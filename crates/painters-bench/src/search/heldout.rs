@@ -105,8 +105,10 @@ pub struct CostReport {
     pub space_size: f64,
     /// Distinct candidates the search scored.
     pub candidates_scored: usize,
-    /// (candidate, document) pairs scored by the model.
+    /// (candidate, document) pairs the search scored (in this run or, resumed, an earlier one).
     pub evaluations: u64,
+    /// Of those, pairs computed by this run (the rest were read from an earlier run's journals).
+    pub computed_this_run: u64,
     /// (candidate, document) pairs exhaustive scoring needs: space size × search documents.
     pub evaluations_exhaustive: f64,
     /// Block applications × input tokens that ran (shared prefixes once).
@@ -131,6 +133,7 @@ impl CostReport {
             space_size,
             candidates_scored: candidates,
             evaluations: cost.evaluations,
+            computed_this_run: cost.computed,
             evaluations_exhaustive: space_size * docs as f64,
             block_token_applications: cost.run,
             block_token_applications_alone: cost.alone,

@@ -21,7 +21,8 @@
 //!   progress bar, writing each result as it exists ([`Sweeper`](work::Sweeper) is what a kind supplies);
 //!   [`lm`]: the decoder sweep on lm-eval tasks ([`run_sweep`]); [`merge`](mod@merge): joining
 //!   shards' folders; [`run`]: a sweep as `painters sweep` names it ([`SweepRun`]: a model path,
-//!   Llama or BERT, experiments, tasks, settings).
+//!   Llama or BERT, experiments, tasks, settings); [`estimate`]: its cost before it runs
+//!   (`--dry-run`).
 //!
 //! # Work list, groups and shards
 //!
@@ -40,6 +41,7 @@
 //! finishes. A killed sweep therefore loses at most the unit in progress.
 
 pub mod error;
+pub mod estimate;
 pub mod experiments;
 pub mod glue;
 pub mod lm;
@@ -52,6 +54,7 @@ pub mod table;
 pub mod work;
 
 pub use error::SweepError;
+pub use estimate::{Calibration, SweepEstimate, TaskCost, VariantCost};
 pub use experiments::{
     Experiment, ExperimentOptions, MAX_POINTS, SchedulePoint, count_points, sweep_points,
 };

@@ -145,6 +145,16 @@ pub struct SweepOutcome {
     pub shard: Shard,
 }
 
+/// What a decoder sweep is made of, known before the weights load.
+pub(crate) struct DecoderSweep {
+    pub tasks: Vec<String>,
+    pub norm: NormConfig,
+    pub layers: usize,
+    pub points: Vec<SchedulePoint>,
+    /// Each task's documents, in `tasks` order.
+    pub loaded: Vec<crate::tasks::Loaded>,
+}
+
 impl SweepRun {
     /// `experiments` × `tasks` on `model` into `out`, with `painters sweep`'s defaults.
     pub fn new(
@@ -183,49 +193,17 @@ impl SweepRun {
         self.check()?;
         check_folder_writable(&self.out).map_err(SweepRunError::Output)?;
         check_folder_writable(&self.out.join("results")).map_err(SweepRunError::Output)?;
-        let experiments: Vec<Experiment> = self
-            .experiments
-            .iter()
-            .map(|e| e.parse())
-            .collect::<Result<_, _>>()?;
-        let tasks: Vec<String> = self.tasks.iter().map(|t| t.trim().to_string()).collect();
-        for t in &tasks {
-            if tasks::by_name(t).is_none() && GlueTask::from_name(t).is_none() {
-                return Err(SweepError::UnknownTask(t.clone()).into());
-            }
-        }
-        let shard = match &self.shard {
-            Some(s) => s.parse::<Shard>()?,
-            None => Shard::ALL,
-        };
-        let path = self.model.local_path()?;
+        let (experiments, tasks, shard, path) = self.parse()?;
         if ModelSource::is_bert(&path) {
             return self.run_glue(path, &experiments, tasks, shard, on_event);
         }
-        for t in &tasks {
-            lm_task(t)?;
-        }
-        if let Some(flag) = self.glue_flag() {
-            return Err(SweepRunError::GlueOnly {
-                flag,
-                model: path.display().to_string(),
-            });
-        }
-        let norm = NormConfig::with_flags(&tasks, &self.floors, &self.norm_metrics)?;
-        // The points are counted (and built) from the config alone, before the weights load: a
-        // sweep over --max-points is refused at once.
-        let layers = ModelSource::decoder_config(&path)?.num_hidden_layers;
-        let points = sweep_points(&experiments, layers, &self.experiment_options)?;
-        // A missing or damaged data file fails before the weights load.
-        for t in &tasks {
-            lm_task(t)?
-                .load(&self.data_dir, self.limit)
-                .map_err(|e| SweepError::Eval {
-                    label: "reading the data".into(),
-                    task: t.clone(),
-                    source: Box::new(e.into()),
-                })?;
-        }
+        let DecoderSweep {
+            tasks,
+            norm,
+            layers,
+            points,
+            ..
+        } = self.decoder_sweep(&experiments, tasks, &path)?;
         let model = self.model.load_llama(&path)?;
         let text_tokenizer;
         let tokenizer: &dyn Tokenize = if self.byte_tokenizer {
@@ -282,6 +260,68 @@ impl SweepRun {
             shard,
         };
         Ok(finished(outcome, true, on_event))
+    }
+
+    /// The experiments, tasks, shard and local model path the arguments name.
+    pub(crate) fn parse(
+        &self,
+    ) -> Result<(Vec<Experiment>, Vec<String>, Shard, PathBuf), SweepRunError> {
+        let experiments: Vec<Experiment> = self
+            .experiments
+            .iter()
+            .map(|e| e.parse())
+            .collect::<Result<_, _>>()?;
+        let tasks: Vec<String> = self.tasks.iter().map(|t| t.trim().to_string()).collect();
+        for t in &tasks {
+            if tasks::by_name(t).is_none() && GlueTask::from_name(t).is_none() {
+                return Err(SweepError::UnknownTask(t.clone()).into());
+            }
+        }
+        let shard = match &self.shard {
+            Some(s) => s.parse::<Shard>()?,
+            None => Shard::ALL,
+        };
+        let path = self.model.local_path()?;
+        Ok((experiments, tasks, shard, path))
+    }
+
+    /// A decoder sweep's points and data, from the config and the data files alone (no weights):
+    /// a sweep over --max-points, or with a missing or damaged data file, fails here.
+    pub(crate) fn decoder_sweep(
+        &self,
+        experiments: &[Experiment],
+        tasks: Vec<String>,
+        path: &std::path::Path,
+    ) -> Result<DecoderSweep, SweepRunError> {
+        for t in &tasks {
+            lm_task(t)?;
+        }
+        if let Some(flag) = self.glue_flag() {
+            return Err(SweepRunError::GlueOnly {
+                flag,
+                model: path.display().to_string(),
+            });
+        }
+        let norm = NormConfig::with_flags(&tasks, &self.floors, &self.norm_metrics)?;
+        let layers = ModelSource::decoder_config(path)?.num_hidden_layers;
+        let points = sweep_points(experiments, layers, &self.experiment_options)?;
+        let mut loaded = Vec::with_capacity(tasks.len());
+        for t in &tasks {
+            loaded.push(lm_task(t)?.load(&self.data_dir, self.limit).map_err(|e| {
+                SweepError::Eval {
+                    label: "reading the data".into(),
+                    task: t.clone(),
+                    source: Box::new(e.into()),
+                }
+            })?);
+        }
+        Ok(DecoderSweep {
+            tasks,
+            norm,
+            layers,
+            points,
+            loaded,
+        })
     }
 
     /// The settings that can be checked before anything is read: counts of at least 1, a

@@ -69,6 +69,12 @@ pub struct Args {
     /// No progress display (a bar on a terminal, else a line every 30 s).
     #[arg(long)]
     no_progress: bool,
+    /// Print what the sweep would cost and stop: its points and block applications by variant,
+    /// each task's documents and tokens, and the wall time and CPU-hours on this machine (from a
+    /// few timed forward passes; an upper bound, before prefix reuse). Writes nothing. Decoder
+    /// sweeps only.
+    #[arg(long)]
+    dry_run: bool,
     /// One token per byte instead of the model's tokenizer (for the tiny fixture models, which have
     /// no vocabulary).
     #[arg(long, hide = true)]
@@ -194,6 +200,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
         },
         command: Some(command_line()),
     };
+    if args.dry_run {
+        let estimate = job
+            .run
+            .estimate()
+            .map_err(|e| job_error(painters_bench::jobs::JobError::from(e)))?;
+        print!("{}", estimate.markdown());
+        if let Some(shard) = &job.run.shard {
+            println!("\n(The whole sweep; shard {shard} takes its share of the work units.)");
+        }
+        return Ok(());
+    }
     let (_, reported) = job
         .execute_with(&mut |e| print_event(e, &args.out))
         .map_err(job_error)?;
