@@ -678,3 +678,78 @@ fn merge_refuses_shards_of_different_data() {
         .to_string();
     assert!(err.contains("data"), "{err}");
 }
+
+/// `--dry-run` counts what the sweep would do and writes nothing: its points are the ones the real
+/// sweep then runs, and its tokens are the data's bytes (the fixture reads one token per byte; a
+/// LAMBADA document is one request whose context and continuation together are its text).
+#[test]
+fn a_dry_run_counts_the_sweep_and_writes_nothing() {
+    let dir = scratch("dry-run");
+    write_data(&dir, 6);
+    let out = dir.join("out");
+    let args = |dry: bool| {
+        let mut a = vec![
+            "sweep",
+            "--model",
+            tiny_dir().to_str().unwrap(),
+            "--experiment",
+            "skip,random",
+            "--seeds",
+            "2",
+            "--tasks",
+            "lambada_openai",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--byte-tokenizer",
+            "--no-progress",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        if dry {
+            a.push("--dry-run".into());
+        }
+        a
+    };
+    let dry = painters(&args(true).iter().map(String::as_str).collect::<Vec<_>>());
+    let text = String::from_utf8_lossy(&dry.stdout).to_string();
+    assert!(
+        dry.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(!out.exists(), "a dry run writes nothing");
+    let bytes: usize = std::fs::read_to_string(dir.join("lambada_openai/test.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert!(
+        text.contains(&format!("| lambada_openai | 6 | 6 | {bytes} | 0 |")),
+        "{text}"
+    );
+    let points: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("| **all** | **"))
+        .and_then(|r| r.split("**").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no total row: {text}"));
+    assert!(text.contains("CPU-hours"), "{text}");
+
+    let run = painters(&args(false).iter().map(String::as_str).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(run.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("sweep: {points} schedule points × 1 tasks")),
+        "{err}"
+    );
+    assert_eq!(result_files(&out), points);
+    std::fs::remove_dir_all(&dir).ok();
+}
