@@ -90,7 +90,7 @@ echo "painters serve: --weights $weights" >&2
 server=$!
 port=""
 for _ in $(seq 1 300); do
-  port="$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" "$work/serve.out" 2>/dev/null | head -1 | sed 's/.*://')"
+  port="$(grep -ho 'http://127.0.0.1:[0-9]*' "$work/serve.log" "$work/serve.out" 2>/dev/null | head -1 | sed 's/.*://' || true)"
   [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
   kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
   sleep 1
@@ -98,22 +98,27 @@ done
 [ -n "$port" ] || { echo "painters serve did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
 
 "$python" - "$work/ids.txt" "$ctx" "$chunks" "$port" "$add_bos" "$llama_ppl" <<'PY'
-import json, math, sys, urllib.request
+import json, math, sys, urllib.error, urllib.request
 ids_file, ctx, chunks, port, add_bos, llama_ppl = sys.argv[1:]
 ctx, chunks, add_bos, llama_ppl = int(ctx), int(chunks), int(add_bos) > 0, float(llama_ppl)
 tokens = json.loads(open(ids_file).read().strip().splitlines()[-1])
 bos = tokens[0] if add_bos else None
 n_chunk = min(chunks, len(tokens) // ctx)
 first = ctx // 2
+served = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models"))["data"][0]["id"]
 nll, count = 0.0, 0
 for i in range(n_chunk):
     chunk = tokens[i * ctx : (i + 1) * ctx]
     if add_bos:
         chunk = [bos] + chunk[1:]
-    body = json.dumps({"prompt": chunk, "max_tokens": 0, "echo": True, "logprobs": 0, "temperature": 0})
+    body = json.dumps({"model": served, "prompt": chunk, "max_tokens": 0, "echo": True, "logprobs": 0, "temperature": 0})
     req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", body.encode(),
                                  {"Content-Type": "application/json"})
-    lp = json.load(urllib.request.urlopen(req, timeout=3600))["choices"][0]["logprobs"]["token_logprobs"]
+    try:
+        answer = json.load(urllib.request.urlopen(req, timeout=3600))
+    except urllib.error.HTTPError as e:
+        sys.exit(f"painters serve answered {e.code}: {e.read().decode()}")
+    lp = answer["choices"][0]["logprobs"]["token_logprobs"]
     # llama-perplexity: logits at positions first..ctx-2 predict tokens first+1..ctx-1
     for j in range(first + 1, ctx):
         nll -= lp[j]
