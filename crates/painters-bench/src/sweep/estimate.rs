@@ -2,10 +2,13 @@
 //! applications, its tasks' documents and tokens, and the wall time and CPU-hours they come to on
 //! this machine, from a few timed forward passes of the model.
 //!
-//! The estimate is an upper bound of the work: every request's tokens through every point's blocks,
-//! as if no schedule shared a prefix with another and no choices shared their context, and every
-//! position through the head (the sweep sends only continuation positions there). What prefix
-//! reuse saves depends on the schedules' overlap; a finished sweep reports it.
+//! The work is counted as the sweep will do it: the distinct schedules in the sweep's groups, each
+//! group's shared leading steps once (its prefix trie's block applications, as
+//! [`PrefixGroup`] counts them), and a document's choices that share a context reading it once
+//! (unless `--no-shared-prefix`). The time per block × token, and per token for the embedding and
+//! head, comes from timed forward passes; it overstates the head (the sweep sends only
+//! continuation positions through it) and ignores padding, so read the estimate as a planning
+//! figure within a factor of about 1.5, not a promise.
 
 use std::time::Duration;
 
@@ -20,7 +23,10 @@ use crate::models::ModelSource;
 use crate::perf::measure;
 use crate::requests::Request;
 use crate::sweep::SweepError;
+use crate::sweep::lm::SweepOptions;
+use crate::sweep::prefix::PrefixGroup;
 use crate::sweep::run::{DecoderSweep, SweepRun, SweepRunError};
+use crate::sweep::work::items;
 
 /// Points of one variant.
 #[derive(Clone, Debug, Serialize)]
@@ -37,7 +43,8 @@ pub struct TaskCost {
     pub task: String,
     pub documents: usize,
     pub requests: usize,
-    /// Tokens read (contexts and continuations; rolling texts whole).
+    /// Tokens read (contexts and continuations, a context shared by a document's choices once;
+    /// rolling texts whole).
     pub prompt_tokens: usize,
     /// Tokens generated at most (`generate_until`'s `max_gen_toks`).
     pub generated_tokens: usize,
@@ -64,11 +71,19 @@ pub struct SweepEstimate {
     pub threads: usize,
     pub variants: Vec<VariantCost>,
     pub points: usize,
+    /// Distinct schedules (points with the same schedule and seed are one result).
+    pub schedules: usize,
+    /// Schedules per prefix group (1: no prefix reuse).
+    pub group_size: usize,
+    /// Block applications of one pass of every schedule: each on its own, and with each group's
+    /// shared leading steps once.
+    pub block_applications_alone: u64,
+    pub block_applications_grouped: u64,
     pub tasks: Vec<TaskCost>,
-    /// Σ over points and tasks of block applications × prompt tokens (no reuse).
+    /// Grouped block applications × prompt tokens: what the sweep runs.
     pub block_token_applications: u128,
     pub calibration: Calibration,
-    /// Estimated wall time on `threads` threads, seconds (upper bound: no reuse).
+    /// Estimated wall time on `threads` threads, seconds.
     pub wall_seconds: f64,
     /// `wall_seconds × threads / 3600`.
     pub cpu_hours: f64,
@@ -127,13 +142,27 @@ impl SweepRun {
                             }),
                         })
                 };
+                let mut contexts: Vec<&str> = Vec::new();
                 for request in &doc.requests {
                     cost.requests += 1;
                     match request {
                         Request::Loglikelihood {
                             context,
                             continuation,
-                        } => cost.prompt_tokens += count(&format!("{context}{continuation}"))?,
+                        } => {
+                            let whole = count(&format!("{context}{continuation}"))?;
+                            if self.no_shared_prefix {
+                                cost.prompt_tokens += whole;
+                            } else {
+                                // The context once per document, then each continuation.
+                                let ctx = count(context)?;
+                                if !contexts.contains(&context.as_str()) {
+                                    contexts.push(context);
+                                    cost.prompt_tokens += ctx;
+                                }
+                                cost.prompt_tokens += whole.saturating_sub(ctx).max(1);
+                            }
+                        }
                         Request::LoglikelihoodRolling { text } => {
                             cost.prompt_tokens += count(text)?
                         }
@@ -173,6 +202,23 @@ impl SweepRun {
         }
 
         let model = self.model.load_llama(&path)?;
+        // The sweep's work list: distinct schedules sorted by their steps, cut into groups whose
+        // shared leading steps run once.
+        let items = items(&points);
+        let group_size = if self.no_prefix_reuse {
+            1
+        } else {
+            self.group_size
+                .unwrap_or(SweepOptions::new(Vec::new(), Default::default()).group_size)
+                .max(1)
+        };
+        let (mut grouped, mut alone) = (0u64, 0u64);
+        for group in items.chunks(group_size) {
+            let schedules: Vec<LayerSchedule> = group.iter().map(|i| i.schedule.clone()).collect();
+            let (trie, scratch) = PrefixGroup::new(&model, tokenizer, &schedules)?.pass_cost();
+            grouped += trie;
+            alone += scratch;
+        }
         let calibration = calibrate(
             &model,
             layers,
@@ -186,14 +232,12 @@ impl SweepRun {
         let (prompt, generated): (usize, usize) = task_costs.iter().fold((0, 0), |(p, g), t| {
             (p + t.prompt_tokens, g + t.generated_tokens)
         });
-        let mut wall = 0.0;
-        let mut block_tokens: u128 = 0;
-        for &blocks in &applications {
-            block_tokens += blocks as u128 * prompt as u128;
-            wall += blocks as f64 * prompt as f64 * per_block_token
-                + prompt as f64 * per_token
-                + generated as f64 * per_generated * blocks as f64 / layers.max(1) as f64;
-        }
+        let block_tokens = grouped as u128 * prompt as u128;
+        // Every schedule pays the embedding and head per token; generation is token by token,
+        // each schedule on its own.
+        let wall = grouped as f64 * prompt as f64 * per_block_token
+            + (items.len() * prompt) as f64 * per_token
+            + generated as f64 * per_generated * alone as f64 / layers.max(1) as f64;
         let threads = rayon::current_num_threads();
         Ok(SweepEstimate {
             model: path.display().to_string(),
@@ -202,6 +246,10 @@ impl SweepRun {
             threads,
             variants,
             points: points.len(),
+            schedules: items.len(),
+            group_size,
+            block_applications_alone: alone,
+            block_applications_grouped: grouped,
             tasks: task_costs,
             block_token_applications: block_tokens,
             calibration,
@@ -307,7 +355,7 @@ impl SweepEstimate {
             s => format!("{:.1} h", s / 3600.0),
         };
         out.push_str(&format!(
-            "Block × token applications: {:.3e}. Estimate: **{wall} wall on {} threads = {:.2} CPU-hours** — an upper bound: no prefix reuse, no shared contexts, every position through the head.{}\n",
+            "Block × token applications: {:.3e}. Estimate: **{wall} wall on {} threads = {:.2} CPU-hours** (counted work × timed rates; it overstates the head and ignores padding: a planning figure, within about 1.5×).{}\n",
             self.block_token_applications as f64,
             self.threads,
             self.cpu_hours,
