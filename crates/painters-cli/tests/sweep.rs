@@ -742,6 +742,12 @@ fn a_dry_run_counts_the_sweep_and_writes_nothing() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no total row: {text}"));
     assert!(text.contains("CPU-hours"), "{text}");
+    // One result file per distinct schedule and task.
+    let distinct: usize = text
+        .lines()
+        .find_map(|l| l.split_once(" distinct schedules"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no schedule count: {text}"));
 
     let run = painters(&args(false).iter().map(String::as_str).collect::<Vec<_>>());
     let err = String::from_utf8_lossy(&run.stderr).to_string();
@@ -750,6 +756,6 @@ fn a_dry_run_counts_the_sweep_and_writes_nothing() {
         err.contains(&format!("sweep: {points} schedule points × 1 tasks")),
         "{err}"
     );
-    assert_eq!(result_files(&out), points);
+    assert_eq!(result_files(&out), distinct);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -331,6 +331,14 @@ impl SweepEstimate {
                 .map(|v| v.block_applications)
                 .sum::<usize>()
         ));
+        out.push_str(&format!(
+            "{} distinct schedules in groups of {}: {} block applications per pass of all of them, {} with each group's shared leading steps once ({:.1}× fewer).\n\n",
+            self.schedules,
+            self.group_size,
+            self.block_applications_alone,
+            self.block_applications_grouped,
+            self.block_applications_alone as f64 / self.block_applications_grouped.max(1) as f64
+        ));
         out.push_str(
             "| task | documents | requests | prompt tokens | generated tokens (at most) |\n|---|---:|---:|---:|---:|\n",
         );
