@@ -4,7 +4,7 @@
 //! the PyPI `gguf` package, the reference quantiser). Each is loaded with `--weights native` (the
 //! matrices stay as stored, memory-mapped) in a child process that runs a 16-token forward pass and
 //! an 8-token cached decode; the child's peak resident set must stay within 1.15 × the file's size
-//! + 300 MB, and the cached decode must give the uncached forward's logits. The prompt's logits are
+//! plus 300 MB, and the cached decode must give the uncached forward's logits. The prompt's logits are
 //! checked against the script's numpy forward pass on exactly the weights the file holds.
 //!
 //! Tolerances (relative max logit difference; measured 2026-12-06 in brackets): BF16 against numpy
