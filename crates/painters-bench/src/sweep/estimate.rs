@@ -18,7 +18,7 @@ use painters_llama::generate::{GenerateOptions, generate};
 use serde::Serialize;
 
 use crate::eval::EvalError;
-use crate::lm::{ByteTokenizer, Tokenize};
+use crate::lm::Tokenize;
 use crate::models::ModelSource;
 use crate::perf::measure;
 use crate::requests::Request;
@@ -109,13 +109,8 @@ impl SweepRun {
             loaded,
             ..
         } = self.decoder_sweep(&experiments, tasks, &path)?;
-        let text_tokenizer;
-        let tokenizer: &dyn Tokenize = if self.byte_tokenizer {
-            &ByteTokenizer
-        } else {
-            text_tokenizer = ModelSource::llama_tokenizer(&path)?;
-            &text_tokenizer
-        };
+        let tokenizer = self.tokenizer(&path)?;
+        let tokenizer: &dyn Tokenize = tokenizer.as_ref();
         let mut task_costs = Vec::with_capacity(tasks.len());
         for (task, loaded) in tasks.iter().zip(&loaded) {
             let mut cost = TaskCost {

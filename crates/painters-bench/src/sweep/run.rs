@@ -205,13 +205,8 @@ impl SweepRun {
             ..
         } = self.decoder_sweep(&experiments, tasks, &path)?;
         let model = self.model.load_llama(&path)?;
-        let text_tokenizer;
-        let tokenizer: &dyn Tokenize = if self.byte_tokenizer {
-            &ByteTokenizer
-        } else {
-            text_tokenizer = ModelSource::llama_tokenizer(&path)?;
-            &text_tokenizer
-        };
+        let tokenizer = self.tokenizer(&path)?;
+        let tokenizer: &dyn Tokenize = tokenizer.as_ref();
         let sha256 = ModelSource::sha256(&path)?;
         let mut opts = SweepOptions::new(tasks, self.out.clone());
         opts.limit = self.limit;
@@ -321,6 +316,18 @@ impl SweepRun {
             layers,
             points,
             loaded,
+        })
+    }
+
+    /// The tokenizer of the Llama model at `path` (one token per byte with `--byte-tokenizer`).
+    pub(crate) fn tokenizer(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Box<dyn Tokenize>, SweepRunError> {
+        Ok(if self.byte_tokenizer {
+            Box::new(ByteTokenizer)
+        } else {
+            Box::new(ModelSource::llama_tokenizer(path)?)
         })
     }
 
