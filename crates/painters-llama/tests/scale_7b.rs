@@ -16,7 +16,8 @@
 //!
 //! Needs Python with `gguf` and `numpy` (`PAINTERS_PYTHON`, default `python3`); fails saying so
 //! when they are missing. The files go to `$PAINTERS_SCALE_DIR` (kept and reused) or else to
-//! Cargo's test temp dir, one format at a time, deleted after its check (CI's disk is small). The
+//! `/dev/shm` (when it has room) or Cargo's test temp dir, one format at a time, deleted after its
+//! check (CI's disk is small). The
 //! full 32-block run (`PAINTERS_SCALE_BLOCKS=32`) is recorded in docs/performance.md.
 
 use std::path::{Path, PathBuf};
@@ -76,6 +77,30 @@ fn rel_max_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
         / scale
+}
+
+/// Where the generated files go when `PAINTERS_SCALE_DIR` is not set: memory (`/dev/shm`) when it
+/// has room for the largest file (2.2 GB at 4 blocks) and more, so that a small CI disk is not
+/// filled; else Cargo's test temp dir.
+fn scratch_dir() -> PathBuf {
+    let free = |dir: &str| -> Option<u64> {
+        let out = Command::new("df")
+            .args(["-B1", "--output=avail", dir])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)?
+            .trim()
+            .parse()
+            .ok()
+    };
+    match free("/dev/shm") {
+        Some(bytes) if bytes > 4 << 30 => {
+            PathBuf::from(format!("/dev/shm/painters-scale-7b-{}", std::process::id()))
+        }
+        _ => PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scale-7b"),
+    }
 }
 
 fn read_f32(path: &Path) -> Vec<f32> {
@@ -169,11 +194,18 @@ fn llama2_7b_shapes_run_within_the_memory_bound() {
     let python = std::env::var("PAINTERS_PYTHON").unwrap_or_else(|_| "python3".into());
     let (dir, keep) = match std::env::var("PAINTERS_SCALE_DIR") {
         Ok(d) => (PathBuf::from(d), true),
-        Err(_) => (
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scale-7b"),
-            false,
-        ),
+        Err(_) => (scratch_dir(), false),
     };
+    // Removes the scratch folder however the test ends (in /dev/shm it holds memory).
+    struct Cleanup(Option<PathBuf>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if let Some(d) = &self.0 {
+                std::fs::remove_dir_all(d).ok();
+            }
+        }
+    }
+    let _cleanup = Cleanup((!keep).then(|| dir.clone()));
     let ids: Vec<String> = prompt().iter().map(|t| t.to_string()).collect();
     for format in ["q4_0", "q8_0", "bf16"] {
         let made = Command::new(&python)
