@@ -18,10 +18,10 @@ use painters_llama::generate::{GenerateOptions, generate};
 use serde::Serialize;
 
 use crate::eval::EvalError;
-use crate::lm::Tokenize;
+use crate::lm::{LanguageModel, LlamaLm, LmError, Tokenize};
 use crate::models::ModelSource;
 use crate::perf::measure;
-use crate::requests::Request;
+use crate::requests::{Request, encode_pair};
 use crate::sweep::SweepError;
 use crate::sweep::lm::SweepOptions;
 use crate::sweep::prefix::PrefixGroup;
@@ -111,6 +111,11 @@ impl SweepRun {
         } = self.decoder_sweep(&experiments, tasks, &path)?;
         let tokenizer = self.tokenizer(&path)?;
         let tokenizer: &dyn Tokenize = tokenizer.as_ref();
+        let model = self.model.load_llama(&path)?;
+        let full =
+            Plan::compile(&paper::full(layers), layers, KvMode::Exact).map_err(SweepError::from)?;
+        // Requests become tokens as the sweep's scoring makes them (lm-eval's pair encoding).
+        let lm = LlamaLm::new(&model, &full, tokenizer);
         let mut task_costs = Vec::with_capacity(tasks.len());
         for (task, loaded) in tasks.iter().zip(&loaded) {
             let mut cost = TaskCost {
@@ -121,22 +126,18 @@ impl SweepRun {
                 generated_tokens: 0,
             };
             for doc in &loaded.docs {
-                let count = |text: &str| {
-                    tokenizer
-                        .encode(text)
-                        .map(|t| t.len().max(1))
-                        .map_err(|e| SweepError::Eval {
-                            label: "counting tokens".into(),
-                            task: task.clone(),
-                            source: Box::new(EvalError::Request {
-                                task: task.clone(),
-                                path: loaded.path.clone(),
-                                line: doc.line,
-                                doc: doc.id,
-                                source: Box::new(e),
-                            }),
-                        })
+                let failed = |e: LmError| SweepError::Eval {
+                    label: "counting tokens".into(),
+                    task: task.clone(),
+                    source: Box::new(EvalError::Request {
+                        task: task.clone(),
+                        path: loaded.path.clone(),
+                        line: doc.line,
+                        doc: doc.id,
+                        source: Box::new(e),
+                    }),
                 };
+                let count = |text: &str| lm.encode(text).map(|t| t.len().max(1)).map_err(failed);
                 let mut contexts: Vec<&str> = Vec::new();
                 for request in &doc.requests {
                     cost.requests += 1;
@@ -145,18 +146,14 @@ impl SweepRun {
                             context,
                             continuation,
                         } => {
-                            let whole = count(&format!("{context}{continuation}"))?;
-                            if self.no_shared_prefix {
-                                cost.prompt_tokens += whole;
-                            } else {
-                                // The context once per document, then each continuation.
-                                let ctx = count(context)?;
-                                if !contexts.contains(&context.as_str()) {
-                                    contexts.push(context);
-                                    cost.prompt_tokens += ctx;
-                                }
-                                cost.prompt_tokens += whole.saturating_sub(ctx).max(1);
+                            let (ctx, cont) =
+                                encode_pair(&lm, context, continuation).map_err(failed)?;
+                            // With shared prefixes, a document's context is read once.
+                            if self.no_shared_prefix || !contexts.contains(&context.as_str()) {
+                                contexts.push(context);
+                                cost.prompt_tokens += ctx.len();
                             }
+                            cost.prompt_tokens += cont.len();
                         }
                         Request::LoglikelihoodRolling { text } => {
                             cost.prompt_tokens += count(text)?
@@ -176,13 +173,11 @@ impl SweepRun {
         }
 
         let mut variants: Vec<VariantCost> = Vec::new();
-        let mut applications = Vec::with_capacity(points.len());
         for p in &points {
             let blocks = Plan::compile(&p.schedule, layers, KvMode::Exact)
                 .map_err(SweepError::from)?
                 .stats()
                 .block_applications;
-            applications.push(blocks);
             match variants.iter_mut().find(|v| v.variant == p.variant) {
                 Some(v) => {
                     v.points += 1;
@@ -196,7 +191,6 @@ impl SweepRun {
             }
         }
 
-        let model = self.model.load_llama(&path)?;
         // The sweep's work list: distinct schedules sorted by their steps, cut into groups whose
         // shared leading steps run once.
         let items = items(&points);
@@ -216,7 +210,7 @@ impl SweepRun {
         }
         let calibration = calibrate(
             &model,
-            layers,
+            &full,
             task_costs.iter().any(|t| t.generated_tokens > 0),
         )?;
         let per_block_token = (calibration.full_1x128_ms - calibration.empty_1x128_ms).max(0.0)
@@ -254,11 +248,11 @@ impl SweepRun {
     }
 }
 
-/// Forward 1×128 under the identity and the empty schedule (median of 3 after one warm-up), and
+/// Forward 1×128 under `full` (the identity) and the empty schedule (median of 3 after one warm-up), and
 /// one generated token's time when `decode`.
 fn calibrate(
     model: &painters_llama::LlamaModel,
-    layers: usize,
+    full: &Plan,
     decode: bool,
 ) -> Result<Calibration, SweepRunError> {
     // The bench's inputs, folded into the model's vocabulary.
@@ -270,12 +264,11 @@ fn calibrate(
         .collect();
     let x = painters_llama::LlamaInput::new(std::slice::from_ref(&ids)).map_err(llama_error)?;
     let seq = ExecOptions::sequential();
-    let full =
-        Plan::compile(&paper::full(layers), layers, KvMode::Exact).map_err(SweepError::from)?;
+    let layers = full.num_blocks();
     let empty =
         Plan::compile(&LayerSchedule::empty(), layers, KvMode::Exact).map_err(SweepError::from)?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let full_ms = ms(measure::time_forward(model, &full, &x, seq, 1, 3).map_err(llama_error)?);
+    let full_ms = ms(measure::time_forward(model, full, &x, seq, 1, 3).map_err(llama_error)?);
     let empty_ms = ms(measure::time_forward(model, &empty, &x, seq, 1, 3).map_err(llama_error)?);
     let decode_ms = if decode {
         let opts = GenerateOptions {
@@ -284,7 +277,7 @@ fn calibrate(
             ..Default::default()
         };
         let t = measure::time_median(0, 1, || {
-            generate(model, &full, &ids[..16], &opts, |_| false).map(|_| ())
+            generate(model, full, &ids[..16], &opts, |_| false).map(|_| ())
         })
         .map_err(llama_error)?;
         Some(ms(t) / 16.0)
