@@ -302,27 +302,22 @@ impl BenchFigures {
             "executor_overhead_percent": self.executor_overhead().0,
             "executor_overhead_percent_rounds": self.paired,
             "model_heap_bytes": self.resident,
-            "decode": {
-                "prompt_tokens": 16,
-                "new_tokens": 32,
-                "median_ms": ms(decode),
-                "tokens_per_s": tok_s,
-            },
-            "decode_tg32": {
-                "prompt_tokens": 1,
-                "new_tokens": 32,
-                "median_ms": ms(self.tg32.0),
-                "tokens_per_s": self.tg32.1,
-            },
-            "decode_long": self.long.map(|(prompt, (t, rate))| json!({
-                "prompt_tokens": prompt,
-                "new_tokens": LONG_NEW,
-                "median_ms": ms(t),
-                "tokens_per_s": rate,
-            })),
+            "decode": decode_json(16, 32, (decode, tok_s)),
+            "decode_tg32": decode_json(1, 32, self.tg32),
+            "decode_long": self.long.map(|(prompt, d)| decode_json(prompt, LONG_NEW, d)),
             "schedules": schedules,
             "stacked_weight_bytes": self.stacked,
             "allocator_overhead_percent": self.allocator_overhead(),
         })
     }
+}
+
+/// A decode figure as the JSON lists it.
+fn decode_json(prompt: usize, new: usize, (t, rate): (Duration, f64)) -> Value {
+    json!({
+        "prompt_tokens": prompt,
+        "new_tokens": new,
+        "median_ms": ms(t),
+        "tokens_per_s": rate,
+    })
 }
