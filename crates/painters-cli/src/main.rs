@@ -68,16 +68,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        // The server's runtime owns its threads; its model thread moves each batch of requests
-        // onto the compute pool itself.
-        Command::Serve(args) => commands::serve::run(args),
-        // Every other command runs on a worker of the compute pool, so that the many small
-        // parallel operations of a forward pass do not each wake the calling thread
-        // (`painters::backend::on_compute_threads`).
-        command => painters::backend::on_compute_threads(|| run(command)),
-    };
-    match result {
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -89,8 +80,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs one command (any but `serve`).
+/// Runs one command. Every command but `serve` runs on a worker of the compute pool, so that the
+/// many small parallel operations of a forward pass do not each wake the calling thread
+/// (`painters::backend::on_compute_threads`); the server's runtime owns its threads, and its model
+/// thread moves each batch of requests onto the pool itself.
 fn run(command: Command) -> Result<(), error::CliError> {
+    if let Command::Serve(args) = command {
+        return commands::serve::run(args);
+    }
+    painters::backend::on_compute_threads(|| dispatch(command))
+}
+
+fn dispatch(command: Command) -> Result<(), error::CliError> {
     match command {
         Command::Schedule(args) => commands::schedule::run(args),
         Command::Conformance(args) => commands::conformance::run(args),
