@@ -13,7 +13,10 @@
 #     cargo build --release -p painters-cli --features wgpu
 #   (`--features cuda` too where the build can reach github.com: burn's CUDA stack downloads an LLVM
 #   bundle at build time, see docs/backends.md). DEVICES (default "wgpu") names the devices to run,
-#   e.g. DEVICES="wgpu cuda". REPEATS (default 7) and WARMUP (default 2) go to `painters bench`.
+#   e.g. DEVICES="wgpu cuda". WEIGHTS (default "f32 f16 bf16") are the weight modes benched and
+#   checked on each device (half modes: device tensors with half-precision products; bf16 is
+#   skipped on wgpu, which has none). REPEATS (default 7) and WARMUP
+#   (default 2) go to `painters bench`.
 #   With TOKENIZER=path/to/tokenizer.json (SmolLM2's), `painters eval` also runs EVAL_TASKS
 #   (default lambada_openai,arc_easy,hellaswag) with --limit EVAL_LIMIT (300) for documents/s.
 # Needs: an NVIDIA driver with Vulkan (libvulkan.so.1) for wgpu; python3 with torch (CUDA),
@@ -23,6 +26,7 @@ set -uo pipefail
 out=${1:?usage: scripts/gpu-bench.sh OUT_DIR [PAINTERS_BINARY]}
 bin=${2:-target/release/painters}
 devices=${DEVICES:-wgpu}
+weights=${WEIGHTS:-f32 f16 bf16}
 repeats=${REPEATS:-7}
 warmup=${WARMUP:-2}
 cd "$(dirname "$0")/.."
@@ -52,12 +56,20 @@ step() { # step NAME SECONDS COMMAND...: run, log, keep the first failure
   [ -f "$model/model.safetensors" ] || step make-model 300 python3 benches/pytorch_gpu.py make-model "$model"
   # Speed first (what the machine is lent for), then the PyTorch side, then correctness and the harness.
   for d in $devices; do
-    step "painters bench --device $d" 300 "$bin" bench --device "$d" --model "$model" \
-      --repeats "$repeats" --warmup "$warmup" --json "$out/painters-$d.json"
+    for w in $weights; do
+      if [ "$d" = wgpu ] && [ "$w" = bf16 ]; then echo "== skip bf16 on wgpu (WGSL has no bf16)"; continue; fi
+      step "painters bench --device $d --weights $w" 300 "$bin" bench --device "$d" --weights "$w" \
+        --model "$model" --repeats "$repeats" --warmup "$warmup" --json "$out/painters-$d-$w.json"
+    done
   done
   step "pytorch ${TORCH_DEVICE:-cuda}" 180 python3 benches/pytorch_gpu.py bench "$model" "$out/pytorch-cuda.json" --device "${TORCH_DEVICE:-cuda}"
   for d in $devices; do
-    step "painters conformance --device $d" 120 "$bin" conformance tests/fixtures/manifest.json --device "$d"
+    for w in $weights; do
+      [ "$d" = wgpu ] && [ "$w" = bf16 ] && continue
+      for m in tests/fixtures/manifest.json tests/fixtures-families/manifest.json; do
+        step "painters conformance $m --device $d --weights $w" 120 "$bin" conformance "$m" --device "$d" --weights "$w"
+      done
+    done
     if [ -n "${TOKENIZER:-}" ]; then
       # The harness's documents/s (the scores of random weights mean nothing).
       cp "$TOKENIZER" "$model/tokenizer.json"
@@ -85,15 +97,18 @@ for name in sorted(os.listdir(out)):
     if not (name.startswith("painters-") and name.endswith(".json")):
         continue
     p = load(name)
-    print(f"### {p['device']} ({p['command']})\n")
-    print("| figure | painters | PyTorch f32 | PyTorch bf16 | PyTorch f32 time / painters time |")
+    half = p.get("weights", "f32") != "f32"
+    peer = "bfloat16" if half else "float32"
+    print(f"### {p['device']}, weights {p.get('weights', 'f32')} ({p['command']})\n")
+    print(f"| figure | painters | PyTorch f32 | PyTorch bf16 | PyTorch {'bf16' if half else 'f32'} time / painters time |")
     print("|---|---|---|---|---|")
     for label, ours, case in [("forward 1×128", p["forward_1x128_ms"], "forward 1x128"),
                               ("forward 8×128", p["forward_8x128_ms"], "forward 8x128"),
                               ("greedy decode 16+32", p["decode"]["median_ms"], "greedy decode 16+32")]:
         f32, bf16 = t.get((case, "float32")), t.get((case, "bfloat16"))
         cell = lambda v: f"{v:.1f} ms" if v else "n/a"
-        ratio = f"{f32 / ours:.2f}×" if f32 else "n/a"
+        base = t.get((case, peer))
+        ratio = f"{base / ours:.2f}×" if base else "n/a"
         print(f"| {label} | {ours:.1f} ms | {cell(f32)} | {cell(bf16)} | {ratio} |")
     print("\n| schedule | forward 1×128 | vs identity | blocks | decode 16+32 | decode vs identity |")
     print("|---|---|---|---|---|---|")

@@ -6,6 +6,11 @@
 //! the manifest) or, for packaged real models, by `package`, found under a models folder laid out as
 //! `scripts/fetch-models.sh` makes it. The same runner serves users (`painters conformance`), the test
 //! suite and CI.
+//!
+//! With a weight mode other than f32 ([`Runner::with_weights`]), the goldens do not apply: each
+//! decoder `forward` case instead runs twice on the same device — in that mode and on the exact f32
+//! path (which the goldens hold) — and its logits must agree within the mode's stated
+//! [`WeightMode::logit_tolerance`], relative to the largest |f32 logit|. Other cases are not run.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +22,7 @@ use painters::weights::{SafetensorsFile, TensorSource};
 use painters::{KvMode, LayerSchedule, Plan};
 use painters_bert::{BertInput, BertModel, sentence};
 use painters_llama::generate::{GenerateOptions, Sampling, generate};
-use painters_llama::{ExecSettings, LlamaInput, LlamaModel, LoadOptions};
+use painters_llama::{ExecSettings, LlamaInput, LlamaModel, LoadOptions, WeightMode};
 use serde_json::Value;
 
 use crate::{analysis, models};
@@ -33,6 +38,9 @@ pub enum ConformanceError {
     },
     #[error("{path}: not a fixture manifest: {message}")]
     Manifest { path: PathBuf, message: String },
+    /// The weight mode cannot run on the device.
+    #[error(transparent)]
+    Weights(#[from] painters_llama::LlamaError),
 }
 
 /// The outcome of one case.
@@ -72,9 +80,10 @@ pub struct Runner {
     root: PathBuf,
     models_dir: PathBuf,
     device: Device,
-    llama: HashMap<PathBuf, Rc<LlamaModel>>,
+    llama: HashMap<(PathBuf, WeightMode), Rc<LlamaModel>>,
     bert: HashMap<PathBuf, Rc<BertModel>>,
     query_chunk: Option<Option<usize>>,
+    weights: WeightMode,
 }
 
 impl Runner {
@@ -86,7 +95,30 @@ impl Runner {
             llama: HashMap::new(),
             bert: HashMap::new(),
             query_chunk: None,
+            weights: WeightMode::F32,
         }
+    }
+
+    /// Checks decoders with their matrices stored as `mode` against this build's f32 path (see
+    /// the module documentation); f32 is the goldens check.
+    pub fn with_weights(mut self, mode: WeightMode) -> Self {
+        self.weights = mode;
+        self
+    }
+
+    /// Whether `case` is checked under this runner's weight mode: every case on f32; otherwise the
+    /// decoder `forward` cases that produce logits.
+    pub fn checks(&self, case: &Value) -> bool {
+        if self.weights == WeightMode::F32 {
+            return true;
+        }
+        let decoder = case["model"]["arch"]
+            .as_str()
+            .is_some_and(|a| painters_llama::Family::from_model_type(a).is_some());
+        let logits = case["output"]["tensors"]
+            .as_object()
+            .is_some_and(|t| t.contains_key("logits") || t.contains_key("last_logits"));
+        decoder && case["kind"].as_str() == Some("forward") && logits
     }
 
     /// Runs Llama cases with this many query positions per attention call (see
@@ -158,7 +190,10 @@ impl Runner {
             .collect();
         let outputs = match arch {
             decoder if painters_llama::Family::from_model_type(decoder).is_some() => {
-                let model = self.llama_model(case)?;
+                if self.weights != WeightMode::F32 {
+                    return self.against_f32(case, &schedule, &inputs);
+                }
+                let model = self.llama_model(case, WeightMode::F32)?;
                 let plan = Plan::compile(&schedule, model.num_blocks(), KvMode::Exact)
                     .map_err(|e| e.to_string())?;
                 match kind {
@@ -234,22 +269,68 @@ impl Runner {
         Ok(path)
     }
 
-    fn llama_model(&mut self, case: &Value) -> Result<Rc<LlamaModel>, String> {
+    /// A decoder `forward` case's logits in this runner's weight mode against the f32 path's.
+    fn against_f32(
+        &mut self,
+        case: &Value,
+        schedule: &LayerSchedule,
+        inputs: &Inputs,
+    ) -> Result<CaseResult, String> {
+        let mode = self.weights;
+        if !self.checks(case) {
+            return Err(format!(
+                "--weights {mode} checks decoder forward cases with logits only"
+            ));
+        }
+        let logits = |model: &LlamaModel| {
+            let plan = Plan::compile(schedule, model.num_blocks(), KvMode::Exact)
+                .map_err(|e| e.to_string())?;
+            let mut out = llama_forward(model, &plan, inputs, &["logits".to_string()])?;
+            out.remove("logits").ok_or_else(|| "no logits".to_string())
+        };
+        let (shape, exact) = logits(&*self.llama_model(case, WeightMode::F32)?)?;
+        let (_, got) = logits(&*self.llama_model(case, mode)?)?;
+        // Padded positions (attention_mask 0) are not compared, as in the goldens check.
+        let mask = inputs.get("attention_mask").map(|(_, m)| m.as_slice());
+        let vocab = shape.last().copied().unwrap_or(1).max(1);
+        let kept = |i: usize| mask.is_none_or(|m| m.get(i / vocab).is_none_or(|&x| x != 0));
+        let scale = (0..exact.len())
+            .filter(|&i| kept(i))
+            .fold(0f64, |m, i| m.max(exact[i].abs()));
+        let diff = (0..exact.len())
+            .filter(|&i| kept(i))
+            .fold(0f64, |m, i| m.max((got[i] - exact[i]).abs()));
+        let rel = if scale > 0.0 { diff / scale } else { diff };
+        let tol = f64::from(mode.logit_tolerance());
+        let passed = rel <= tol && rel.is_finite();
+        Ok(CaseResult {
+            id: String::new(),
+            passed,
+            worst: Some((format!("logits ({mode} vs f32, relative)"), rel)),
+            message: (!passed).then(|| {
+                format!("largest logit difference {rel:.3e} of the largest |logit| > {tol:e}")
+            }),
+        })
+    }
+
+    fn llama_model(&mut self, case: &Value, weights: WeightMode) -> Result<Rc<LlamaModel>, String> {
         let path = self.model_path(case)?;
-        if let Some(m) = self.llama.get(&path) {
+        let key = (path, weights);
+        if let Some(m) = self.llama.get(&key) {
             return Ok(m.clone());
         }
+        let path = key.0.clone();
         let mut settings = ExecSettings::for_device(&self.device);
         if let Some(chunk) = self.query_chunk {
             settings.query_chunk = chunk;
         }
         let options = LoadOptions {
+            weights,
             exec: Some(settings),
-            ..LoadOptions::default()
         };
         let m = LlamaModel::load_with(&path, &self.device, options).map_err(|e| e.to_string())?;
         let m = Rc::new(m);
-        self.llama.insert(path, m.clone());
+        self.llama.insert(key, m.clone());
         Ok(m)
     }
 
@@ -554,18 +635,34 @@ fn llama_cosine(model: &LlamaModel, plan: &Plan, inputs: &Inputs) -> Result<Outp
     Ok(out)
 }
 
-/// Run every case (matching `filter`) of a manifest, printing one line per case as it finishes.
+/// Run every case (matching `filter`) of a manifest against its goldens, printing one line per case
+/// as it finishes.
 pub fn run_manifest(
     manifest: &Path,
     models_dir: PathBuf,
     filter: Option<&str>,
     device: Device,
+    print: impl FnMut(&CaseResult),
+) -> Result<Vec<CaseResult>, ConformanceError> {
+    run_manifest_with_weights(manifest, models_dir, filter, device, WeightMode::F32, print)
+}
+
+/// [`run_manifest`] with decoders' matrices stored as `weights`: the cases that mode checks (see
+/// [`Runner::checks`]), against the f32 path unless `weights` is f32.
+pub fn run_manifest_with_weights(
+    manifest: &Path,
+    models_dir: PathBuf,
+    filter: Option<&str>,
+    device: Device,
+    weights: WeightMode,
     mut print: impl FnMut(&CaseResult),
 ) -> Result<Vec<CaseResult>, ConformanceError> {
     let cases = Runner::cases(manifest, filter)?;
-    let mut runner = Runner::new(manifest, models_dir, device);
+    weights.check_on(&device)?;
+    let mut runner = Runner::new(manifest, models_dir, device).with_weights(weights);
     let mut results = Vec::with_capacity(cases.len());
-    for c in &cases {
+    let cases: Vec<&Value> = cases.iter().filter(|c| runner.checks(c)).collect();
+    for c in cases {
         let r = runner.run_case(c);
         print(&r);
         results.push(r);

@@ -43,9 +43,10 @@ impl ModelArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct WeightsArgs {
     /// How the model's matrices are stored: f32 (every matrix expanded to f32: the exact path),
-    /// f16 or bf16 (half precision on the host), native (as the file stores them, e.g. a GGUF's
-    /// Q4_1 blocks; quantised products, approximate). Recorded in results and part of every result
-    /// key. The packed modes need --device cpu; BERT models take f32 only.
+    /// f16 or bf16 (half precision: on the CPU packed for its kernels, products in f32; on a GPU
+    /// device tensors with half-precision products), native (as the file stores them, e.g. a
+    /// GGUF's Q4_1 blocks; quantised products, approximate; CPU only). Recorded in results and part
+    /// of every result key. BERT models take f32 only.
     #[arg(long, default_value = "f32", value_parser = parse_weights)]
     pub weights: WeightMode,
 }

@@ -84,6 +84,42 @@ fn conformance_cli_prints_a_summary_line() {
 }
 
 #[test]
+fn conformance_with_a_weight_mode_checks_every_forward_case_against_f32() {
+    let manifest = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/manifest.json"
+    );
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let cases: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let forward: Vec<&str> = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "forward" && c["model"]["arch"] == "llama")
+        .filter(|c| c["output"]["tensors"].get("logits").is_some())
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(forward.len() >= 8, "{forward:?}");
+    let (ok, out, err) = painters(&["conformance", manifest, "--weights", "bf16"]);
+    assert!(ok, "{out}{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("PASS")).collect();
+    assert_eq!(lines.len(), forward.len(), "{out}");
+    for (line, id) in lines.iter().zip(&forward) {
+        assert!(line.starts_with(&format!("PASS {id} ")), "{line}");
+        // bf16 rounds the weights: the logits differ from f32's, within the stated 8e-2.
+        let err: f64 = line.rsplit("max_err=").next().unwrap().parse().unwrap();
+        assert!(err > 1e-4 && err <= 8e-2, "{line}");
+    }
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .ends_with("0 failed (bf16 weights against this build's f32 path)"),
+        "{out}"
+    );
+}
+
+#[test]
 fn bench_prints_the_table_and_json() {
     let model = concat!(
         env!("CARGO_MANIFEST_DIR"),

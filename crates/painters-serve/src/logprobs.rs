@@ -5,8 +5,8 @@
 //!
 //! The prompts run as one right-padded batch `[rows, seq]` (causal attention: a real position
 //! never sees the padding after it) to hidden states `[rows, seq, d]`. Only the positions a
-//! request needs are gathered (`[n, d]`), normed and sent through the head in chunks of
-//! [`HEAD_CHUNK`] rows (`[chunk, vocab]` logits), then log-softmaxed; what comes back to the host
+//! request needs are gathered (`[n, d]`), normed and sent through the head in chunks of at most
+//! [`HEAD_CHUNK`] rows and [`HEAD_CHUNK_BYTES`] of `[chunk, vocab]` logits, then log-softmaxed; what comes back to the host
 //! is, per gathered position, the log-probability of the prompt's next token, the maximum and its
 //! id, and the `k` largest with their ids.
 
@@ -17,8 +17,10 @@ use painters::exec::ExecOptions;
 use painters_bench::lm::LmError;
 use painters_llama::{LlamaInput, LlamaModel};
 
-/// Rows of hidden state sent through the head at once; bounds the `[rows, vocab]` logits.
+/// Rows of hidden state sent through the head at once, at most.
 pub const HEAD_CHUNK: usize = 256;
+
+pub use painters_bench::lm::HEAD_CHUNK_BYTES;
 
 /// What one prompt position says about the token after it.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,7 +71,8 @@ pub fn score_prompts(
     }
     let flat = h.reshape([b * s, d]);
     let mut out: Vec<Vec<PositionScore>> = vec![Vec::new(); reqs.len()];
-    for chunk in picks.chunks(HEAD_CHUNK) {
+    let rows = model.logit_rows_within(HEAD_CHUNK_BYTES).min(HEAD_CHUNK);
+    for chunk in picks.chunks(rows) {
         let scores = score_rows(model, flat.clone(), chunk)?;
         for (&(_, _, owner, _), score) in chunk.iter().zip(scores) {
             out[owner].push(score);

@@ -191,7 +191,8 @@ impl EvalRun {
             plan: &stats,
         });
         let sha = ModelSource::sha256(&path)?;
-        let fingerprint = self.fingerprint(&sha, &schedule, layers, lm.max_length());
+        let weights = model.weights_key();
+        let fingerprint = self.fingerprint(&sha, &weights, &schedule, layers, lm.max_length());
         let results = self.evaluate(&lm, &task_list, &fingerprint, on_event)?;
 
         let date = SystemTime::now()
@@ -209,7 +210,7 @@ impl EvalRun {
                 "max_length": lm.max_length(),
                 "kv_mode": format!("{:?}", self.kv),
                 "shared_prefix": self.batch.min_saved_tokens.is_some(),
-                "weights": self.model.weights.name(),
+                "weights": weights,
                 "data_dir": self.data_dir,
                 "scoring_version": SCORING_VERSION,
                 "painters_version": env!("CARGO_PKG_VERSION"),
@@ -247,18 +248,20 @@ impl EvalRun {
 
     /// What the checkpoints of a run are keyed by, besides each task's own name, version and
     /// documents: everything else that can change a score — the model file (`sha`) and how its
-    /// weights are stored, the schedule, the window, the KV mode, the batching and the scoring
-    /// code's version. A checkpoint or journal made under another fingerprint is never used.
+    /// weights are stored (`weights`: [`WeightMode::key_on`](painters_llama::WeightMode::key_on)
+    /// the device), the schedule, the window, the KV mode, the batching and the scoring code's
+    /// version. A checkpoint or journal made under another fingerprint is never used.
     pub fn fingerprint(
         &self,
         sha: &str,
+        weights: &str,
         schedule: &LayerSchedule,
         layers: usize,
         window: usize,
     ) -> Value {
         json!({
             "model_sha256": sha,
-            "weights": self.model.weights.name(),
+            "weights": weights,
             "schedule": schedule.to_string(),
             "layers": layers,
             "limit": self.limit,

@@ -20,8 +20,10 @@ pub struct LlamaLm<'a> {
     prefix: u32,
 }
 
-/// Rows of hidden state sent through the head at once; bounds the `[rows, vocab]` logits.
-const HEAD_CHUNK: usize = 512;
+/// Bytes of `[rows, vocab]` f32 logits computed at once when scoring (at most `HEAD_CHUNK_ROWS`
+/// rows): 32 rows for Gemma-3's 262,144-token vocabulary, 170 for SmolLM2's 49,152.
+pub const HEAD_CHUNK_BYTES: usize = 32 << 20;
+const HEAD_CHUNK_ROWS: usize = 512;
 
 impl<'a> LlamaLm<'a> {
     pub fn new(model: &'a LlamaModel, plan: &'a Plan, tokenizer: &'a dyn Tokenize) -> Self {
@@ -67,10 +69,14 @@ impl<'a> LlamaLm<'a> {
     /// argmax there. Only these rows go through the head: context positions never need logits.
     fn score_rows(&self, rows: Tensor<2>, targets: &[u32]) -> Result<Vec<(f32, bool)>, LmError> {
         let [n, d] = rows.dims();
+        let chunk_rows = self
+            .model
+            .logit_rows_within(HEAD_CHUNK_BYTES)
+            .min(HEAD_CHUNK_ROWS);
         let mut out = Vec::with_capacity(n);
         let mut start = 0;
         while start < n {
-            let len = HEAD_CHUNK.min(n - start);
+            let len = chunk_rows.min(n - start);
             let chunk = rows.clone().narrow(0, start, len).reshape([1, len, d]);
             let logits = self.model.logits(self.model.final_norm(chunk));
             let v = logits.dims()[2];

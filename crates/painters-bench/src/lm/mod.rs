@@ -9,7 +9,7 @@
 mod llama;
 mod model;
 
-pub use llama::{BatchPass, LlamaLm, SharedPass};
+pub use llama::{BatchPass, HEAD_CHUNK_BYTES, LlamaLm, SharedPass};
 pub use model::{
     ByteTokenizer, LanguageModel, LmError, Scored, TextEncoding, TokenRequest, Tokenize,
     common_prefix,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use painters::LayerSchedule;
-use painters_llama::{LlamaModel, WeightMode};
+use painters_llama::LlamaModel;
 use serde_json::{Map, Value, json};
 
 use crate::batching::BatchOptions;
@@ -94,7 +94,7 @@ pub struct SweepModel<'a> {
 
 /// The settings of lm-eval scoring that can change a number besides the model, schedule, task
 /// and data, as [`ResultKey::settings`] records them.
-pub fn scoring_settings(weights: WeightMode, batch: &BatchOptions) -> String {
+pub fn scoring_settings(weights: impl std::fmt::Display, batch: &BatchOptions) -> String {
     format!(
         "weights={weights} batch={} max_batch_tokens={} shared_prefix={} kv=exact",
         batch.batch_size,
@@ -239,7 +239,7 @@ pub fn run_sweep(
         tasks,
         loaded,
         data,
-        settings: scoring_settings(model.model.weight_mode(), &opts.batch),
+        settings: scoring_settings(model.model.weights_key(), &opts.batch),
         eval: EvalOptions {
             limit: opts.limit,
             batch: opts.batch,

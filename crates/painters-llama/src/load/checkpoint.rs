@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use burn::tensor::Device;
+use burn::tensor::{DType, Device, Tensor};
 use painters::weights::{HostTensor, RawDtype, TensorSource, WeightError};
 use painters_kernels::{QMatrix, SharedBuffer, WeightBytes, WeightType};
 
@@ -55,6 +55,9 @@ pub(crate) struct Checkpoint<'a> {
     pub norms_hold_offset: bool,
     /// How matrices are stored in the model.
     pub mode: WeightMode,
+    /// Matrices go to the device as tensors of this type (f32: the exact path; f16/bf16 on a GPU);
+    /// None: host-packed for the CPU kernels.
+    pub dense: Option<DType>,
     /// Matrices in their stored format (GGUF); None: only f32/f16/bf16 safetensors bytes.
     pub packed: Option<&'a dyn PackedSource>,
     used: RefCell<BTreeSet<String>>,
@@ -112,20 +115,46 @@ impl<'a> Checkpoint<'a> {
             names,
             norms_hold_offset,
             mode: WeightMode::F32,
+            dense: Some(DType::F32),
             packed: None,
             used: RefCell::new(BTreeSet::new()),
         }
     }
 
-    /// The same checkpoint read into `mode`, with stored matrices from `packed`.
+    /// The same checkpoint read into `mode` for a model on `device`, with stored matrices from
+    /// `packed`. On the host, the modes other than f32 pack matrices for the CPU kernels; on a GPU,
+    /// f16 and bf16 matrices are device tensors of that type (`native` is refused by the loader).
     pub(crate) fn with_mode(
         mut self,
         mode: WeightMode,
         packed: Option<&'a dyn PackedSource>,
+        device: &Device,
     ) -> Self {
         self.mode = mode;
         self.packed = packed;
+        self.dense = match mode {
+            WeightMode::F32 => Some(DType::F32),
+            _ if painters::backend::runs_on_host(device) => None,
+            WeightMode::F16 => Some(DType::F16),
+            WeightMode::BF16 => Some(DType::BF16),
+            WeightMode::Native => None,
+        };
         self
+    }
+
+    /// A host tensor on `device` as the model's dense matrix type.
+    pub(crate) fn upload<const D: usize>(
+        &self,
+        t: HostTensor,
+        dtype: DType,
+        device: &Device,
+    ) -> Tensor<D> {
+        let t: Tensor<D> = t.to_device(device);
+        if dtype == DType::F32 {
+            t
+        } else {
+            t.cast(dtype)
+        }
     }
 
     /// Reads `name` with shape `shape`, recording it as used.
@@ -236,14 +265,16 @@ impl<'a> Checkpoint<'a> {
         d: usize,
         device: &Device,
     ) -> Result<Weight, WeightError> {
-        if self.mode == WeightMode::F32 {
+        if let Some(dtype) = self.dense {
             let ts = parts
                 .iter()
                 .map(|(n, rows)| self.read(n, &[*rows, d]))
                 .collect::<Result<Vec<_>, _>>()?;
-            return Ok(Weight::Dense(Box::new(
-                fused_transposed(ts).to_device(device),
-            )));
+            return Ok(Weight::Dense(Box::new(self.upload(
+                fused_transposed(ts),
+                dtype,
+                device,
+            ))));
         }
         parts
             .iter()
@@ -313,26 +344,30 @@ impl<'a> Checkpoint<'a> {
                 let rows = 3 * heads * hd;
                 // The per-head grouping is undone in f32; packed modes store the result.
                 let t = ungroup_heads(self.read(&w(m), &[rows, d])?, heads, hd);
-                let weight = match self.mode {
-                    WeightMode::F32 => Weight::Dense(Box::new(t.transposed().to_device(device))),
-                    WeightMode::F16 => Weight::Packed(vec![self.convert(
+                let weight = match (self.dense, self.mode) {
+                    (Some(dtype), _) => {
+                        Weight::Dense(Box::new(self.upload(t.transposed(), dtype, device)))
+                    }
+                    (None, WeightMode::F16) => Weight::Packed(vec![self.convert(
                         &w(m),
                         WeightType::F16,
                         (rows, d),
                         &t.data,
                     )?]),
-                    WeightMode::BF16 => Weight::Packed(vec![self.convert(
+                    (None, WeightMode::BF16) => Weight::Packed(vec![self.convert(
                         &w(m),
                         WeightType::BF16,
                         (rows, d),
                         &t.data,
                     )?]),
-                    WeightMode::Native => Weight::Packed(vec![self.convert(
-                        &w(m),
-                        WeightType::F32,
-                        (rows, d),
-                        &t.data,
-                    )?]),
+                    (None, WeightMode::Native | WeightMode::F32) => {
+                        Weight::Packed(vec![self.convert(
+                            &w(m),
+                            WeightType::F32,
+                            (rows, d),
+                            &t.data,
+                        )?])
+                    }
                 };
                 let b = bias
                     .then(|| b(m, rows).map(|b| ungroup_heads(b, heads, hd)))

@@ -45,26 +45,27 @@ impl DecoderModel {
         options: LoadOptions,
     ) -> Result<Self, DecoderError> {
         let path = path.as_ref();
-        if options.weights != WeightMode::F32 && !painters::backend::runs_on_host(device) {
-            return Err(DecoderError::Input(format!(
-                "--weights {} keeps matrices on the host for the CPU kernels; use --weights f32 on {device:?}",
-                options.weights
-            )));
-        }
+        options.weights.check_on(device)?;
         let settings = options
             .exec
             .unwrap_or_else(|| ExecSettings::for_device(device));
         if is_gguf(path) {
             let src = GgufSource::open(path)?;
             let config = src.config()?;
-            let ckpt = Checkpoint::new(&src, src.names(), src.norms_hold_offset())
-                .with_mode(options.weights, Some(&src));
+            let ckpt = Checkpoint::new(&src, src.names(), src.norms_hold_offset()).with_mode(
+                options.weights,
+                Some(&src),
+                device,
+            );
             Self::build(config, &ckpt, device, settings)
         } else {
             let config = DecoderConfig::from_hf_file(path)?;
             let src = SafetensorsCheckpoint::open(path)?;
-            let ckpt = Checkpoint::new(&src, config.family.hf_names(), false)
-                .with_mode(options.weights, None);
+            let ckpt = Checkpoint::new(&src, config.family.hf_names(), false).with_mode(
+                options.weights,
+                None,
+                device,
+            );
             Self::build(config, &ckpt, device, settings)
         }
     }
@@ -91,12 +92,13 @@ impl DecoderModel {
         let names = ckpt.names;
         let (d, hd) = (c.hidden_size, c.head_dim);
         let embed_name = format!("{}.weight", names.embed);
-        let embed = match ckpt.mode {
-            WeightMode::F32 => Table::Dense(
-                ckpt.read(&embed_name, &[c.vocab_size, d])?
-                    .to_device(device),
-            ),
-            _ => Table::Packed(ckpt.packed_matrix(&embed_name, (c.vocab_size, d))?),
+        let embed = match ckpt.dense {
+            Some(dtype) => Table::Dense(ckpt.upload(
+                ckpt.read(&embed_name, &[c.vocab_size, d])?,
+                dtype,
+                device,
+            )),
+            None => Table::Packed(ckpt.packed_matrix(&embed_name, (c.vocab_size, d))?),
         };
         let mut blocks = Vec::with_capacity(c.num_hidden_layers);
         for (i, layer) in c.layers.iter().enumerate() {
@@ -142,13 +144,13 @@ impl DecoderModel {
         }
         let head_name = format!("{}.weight", names.head);
         let head = if ckpt.contains(&head_name) {
-            Some(match ckpt.mode {
-                WeightMode::F32 => Weight::Dense(Box::new(
-                    ckpt.read(&head_name, &[c.vocab_size, d])?
-                        .transposed()
-                        .to_device(device),
-                )),
-                _ => Weight::Packed(vec![ckpt.packed_matrix(&head_name, (c.vocab_size, d))?]),
+            Some(match ckpt.dense {
+                Some(dtype) => Weight::Dense(Box::new(ckpt.upload(
+                    ckpt.read(&head_name, &[c.vocab_size, d])?.transposed(),
+                    dtype,
+                    device,
+                ))),
+                None => Weight::Packed(vec![ckpt.packed_matrix(&head_name, (c.vocab_size, d))?]),
             })
         } else if c.tie_word_embeddings {
             None

@@ -17,6 +17,7 @@ use super::attention::chunked_attention;
 use super::block::{BlockSpec, DecoderBlock};
 use super::context::DecoderContext;
 use super::norm::rms_scale;
+use super::weight::product;
 
 /// [`painters::Block::forward_group`] for plain Llama blocks: see the module docs. None (the executor
 /// then runs the members one by one) for fewer than two members, for a block slice other than the
@@ -55,7 +56,7 @@ pub(crate) fn forward_group(
     let x = x.clone().reshape([1, n, d]);
     // The members share their input, so its normalisation is computed once.
     let h = rms_scale(x.clone(), eps).mul(st.attn_norm.clone());
-    let qkv = h.matmul(st.w_qkv.clone());
+    let qkv = product(h, st.w_qkv.clone());
     let split = |start: usize, cnt: usize| {
         qkv.clone()
             .narrow(2, start * hd, cnt * hd)
@@ -84,15 +85,15 @@ pub(crate) fn forward_group(
         st.spec.scores,
     );
     let attn = ctx_out.swap_dims(1, 2).reshape([k, n, heads * hd]);
-    let x = x + attn.matmul(st.w_o.clone());
+    let x = x + product(attn, st.w_o.clone());
     let h = rms_scale(x.clone(), eps).mul(st.mlp_norm.clone());
-    let gu = h.matmul(st.w_gate_up.clone());
+    let gu = product(h, st.w_gate_up.clone());
     let act = super::swiglu::swiglu(
         gu.clone().narrow(2, 0, ffn),
         gu.narrow(2, ffn, ffn),
         ctx.host_swiglu,
     );
-    let out = x + act.matmul(st.w_down.clone());
+    let out = x + product(act, st.w_down.clone());
     Some(
         (0..k)
             .map(|i| BlockOutput {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use painters::exec::{
     ExecOptions, ObservePoint, Observer, Transformer, forward_whole, hidden_whole,
 };
@@ -14,7 +14,7 @@ use super::input::DecoderInput;
 use super::norm::Norm;
 use super::settings::{ExecSettings, HEAD_SPLIT_ROWS, PROJECTION_SPLIT_MIN_ROWS};
 use super::stacked::StackedCache;
-use super::weight::{Weight, WeightMode, packed_forward};
+use super::weight::{Weight, WeightMode, packed_forward, product};
 use crate::config::DecoderConfig;
 use crate::error::DecoderError;
 
@@ -68,6 +68,16 @@ impl DecoderModel {
     /// How the model's matrices are stored (chosen at load).
     pub fn weight_mode(&self) -> WeightMode {
         self.weights
+    }
+    /// Rows of `[rows, vocab]` f32 logits that fit in `bytes` (at least one): how many positions
+    /// to send through the head at once when scoring many, so that the logits (1 MiB a row for
+    /// Gemma-3's 262,144-token vocabulary) do not dominate the process's memory.
+    pub fn logit_rows_within(&self, bytes: usize) -> usize {
+        (bytes / (4 * self.config.vocab_size.max(1))).max(1)
+    }
+    /// The weight mode as result keys record it ([`WeightMode::key_on`] this model's device).
+    pub fn weights_key(&self) -> String {
+        self.weights.key_on(&self.device)
     }
 
     /// Bytes of every weight the model holds (matrices in their storage format, norms, biases).
@@ -223,7 +233,7 @@ impl DecoderModel {
             1
         };
         let slice = |start: usize, len: usize| match head(start, len) {
-            Some(w) => x.clone().matmul(w),
+            Some(w) => product(x.clone(), w),
             // infallible: a packed head returned above.
             None => unreachable!("dense head"),
         };
@@ -325,7 +335,12 @@ impl Transformer for DecoderModel {
                 let ids: Vec<i64> = input.ids.iter().map(|&i| i as i64).collect();
                 let ids: Tensor<1, Int> =
                     Tensor::from_data(TensorData::new(ids, [b * s]), &self.device);
-                e.clone().select(0, ids).reshape([b, s, d])
+                let rows = e.clone().select(0, ids).reshape([b, s, d]);
+                if rows.dtype() == DType::F32 {
+                    rows
+                } else {
+                    rows.cast(DType::F32)
+                }
             }
             Table::Packed(q) => {
                 let rows: Vec<usize> = input.ids.iter().map(|&i| i as usize).collect();

@@ -3,7 +3,7 @@
 
 use burn::tensor::Tensor;
 
-use super::weight::{Weight, packed_forward};
+use super::weight::{Weight, packed_forward, product};
 
 /// A loaded projection.
 #[derive(Clone, Debug)]
@@ -17,7 +17,7 @@ pub(crate) struct Linear {
 pub(crate) fn project(x: Tensor<3>, w: &Tensor<2>) -> Tensor<3> {
     let [b, s, i] = x.dims();
     let o = w.dims()[1];
-    x.reshape([b * s, i]).matmul(w.clone()).reshape([b, s, o])
+    product(x.reshape([b * s, i]), w.clone()).reshape([b, s, o])
 }
 
 fn add_bias(y: Tensor<3>, b: Option<Tensor<1>>) -> Tensor<3> {
@@ -84,7 +84,7 @@ impl Linear {
         self.w.bytes() + b
     }
 
-    /// The f32 `[in, out]` weight, for the batched path (None when packed).
+    /// The dense `[in, out]` weight, for the batched path (None when packed).
     pub(crate) fn dense(&self) -> Option<&Tensor<2>> {
         match &self.w {
             Weight::Dense(w) => Some(&**w),

@@ -8,18 +8,22 @@ use std::str::FromStr;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use painters_kernels::QMatrix;
 
+use crate::error::DecoderError;
+
 /// The storage of a model's matrices (projections, embedding, head), chosen at load.
 ///
 /// * `F32`: every matrix expanded to f32 on the device — the exact path, the default, and the one
 ///   the conformance fixtures hold to their tolerances.
-/// * `F16` / `BF16`: matrices stored in half precision on the host (converted once at load where
-///   the file holds another type); products in f32 over half-precision weights: exact up to the
-///   weights' rounding.
+/// * `F16` / `BF16`: matrices stored in half precision (converted once at load where the file
+///   holds another type). On the CPU they are packed on the host and multiplied in f32: exact up to
+///   the weights' rounding. On a GPU they are device tensors of that type and the products run in
+///   half precision (activations rounded to it, accumulation in f32); everything between the
+///   products stays f32. wgpu has f16 but no bf16 ([`WeightMode::check_on`]).
 /// * `Native`: matrices kept as the file stores them (a GGUF's Q4_1 blocks stay Q4_1, a bf16
 ///   safetensors stays bf16), memory-mapped where possible. Quantised products round the
 ///   activations to 8 bits (approximate; docs/performance.md states the measured difference).
 ///
-/// Norms and biases stay f32 in every mode. The packed modes need a CPU device.
+/// Norms and biases stay f32 in every mode. `Native` needs a CPU device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum WeightMode {
     #[default]
@@ -38,6 +42,71 @@ impl WeightMode {
             WeightMode::F16 => "f16",
             WeightMode::BF16 => "bf16",
             WeightMode::Native => "native",
+        }
+    }
+}
+
+impl WeightMode {
+    /// The stated bound on the largest |logit difference| from the f32 path, relative to the
+    /// largest |f32 logit|, on the fixture models (6 blocks of random std-0.2 weights): what
+    /// `painters conformance --weights` and the weight-mode tests hold each mode to.
+    ///
+    /// Measured: f16 ≤ 5.4e-3 and bf16 ≤ 4.3e-2 on the CPU (weights rounded, products in f32);
+    /// on a GPU (products in half precision, activations rounded too) docs/backends.md has the
+    /// figures. `native` on a quantised GGUF rounds activations to 8 bits: ≤ 0.15 on real models
+    /// (on an f32 file it is the f32 path up to summation order).
+    pub fn logit_tolerance(self) -> f32 {
+        match self {
+            WeightMode::F32 => 0.0,
+            WeightMode::F16 => 1e-2,
+            WeightMode::BF16 => 8e-2,
+            WeightMode::Native => 0.15,
+        }
+    }
+}
+
+impl WeightMode {
+    /// The mode as result keys record it for a model on `device`: its name, or `f16@gpu` /
+    /// `bf16@gpu` where half-precision matrices are device tensors multiplied in half precision
+    /// (on the host they are packed and multiplied in f32: another computation, another key).
+    pub fn key_on(self, device: &Device) -> String {
+        match self {
+            WeightMode::F16 | WeightMode::BF16 if !painters::backend::runs_on_host(device) => {
+                format!("{self}@gpu")
+            }
+            _ => self.name().to_string(),
+        }
+    }
+}
+
+impl WeightMode {
+    /// Refuses a mode `device` cannot run: `native` (GGUF blocks, multiplied by the CPU kernels)
+    /// off the host, and a half type the GPU does not support (wgpu has no bf16).
+    pub fn check_on(self, device: &Device) -> Result<(), DecoderError> {
+        if painters::backend::runs_on_host(device) {
+            return Ok(());
+        }
+        let dtype = match self {
+            WeightMode::F32 => return Ok(()),
+            WeightMode::F16 => DType::F16,
+            WeightMode::BF16 => DType::BF16,
+            WeightMode::Native => {
+                return Err(DecoderError::Input(format!(
+                    "--weights native keeps matrices in their file format for the CPU kernels; on {device:?} use --weights f32, f16 or bf16"
+                )));
+            }
+        };
+        if device.supports_dtype(dtype) {
+            Ok(())
+        } else {
+            Err(DecoderError::Input(format!(
+                "--weights {self}: {device:?} does not support {dtype:?} arithmetic; use --weights f32{}",
+                if self == WeightMode::BF16 {
+                    " or f16"
+                } else {
+                    ""
+                }
+            )))
         }
     }
 }
@@ -66,10 +135,24 @@ impl FromStr for WeightMode {
     }
 }
 
+/// `x · w` with `x` in f32 and `w` a device matrix of any float type: a half-precision `w` (f16 /
+/// bf16 on a GPU) multiplies `x` rounded to its type — the GPU's half-precision product, which
+/// accumulates in f32 — and the result returns to f32, so everything around the products (norms,
+/// attention, softmax, the residual stream) stays f32.
+pub(crate) fn product<const D: usize>(x: Tensor<D>, w: Tensor<D>) -> Tensor<D> {
+    let dtype = w.dtype();
+    if x.dtype() == dtype {
+        x.matmul(w)
+    } else {
+        let out = x.dtype();
+        x.cast(dtype).matmul(w).cast(out)
+    }
+}
+
 /// A `[out, in]` matrix.
 #[derive(Clone, Debug)]
 pub(crate) enum Weight {
-    /// `[in, out]` f32 on the device, for `x · W`.
+    /// `[in, out]` on the device, for `x · W`: f32 (the exact path) or, on a GPU, f16 / bf16.
     Dense(Box<Tensor<2>>),
     /// Row blocks `[out_i, in]` on the host, in their storage format; stacked they are `[out, in]`
     /// (fused projections whose parts have different storage types stay separate blocks).
@@ -143,4 +226,35 @@ pub(crate) fn packed_forward(x: Tensor<3>, parts: &[QMatrix]) -> Tensor<3> {
     let y = packed_product(&host_f32(x), b * s, parts);
     let out = y.len() / (b * s).max(1);
     Tensor::from_data(TensorData::new(y, [b, s, out]), &device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mode_runs_on_the_cpu_under_its_own_name() {
+        let cpu = Device::flex();
+        for &name in WeightMode::NAMES {
+            let mode: WeightMode = name.parse().unwrap();
+            assert!(mode.check_on(&cpu).is_ok(), "{name}");
+            assert_eq!(mode.key_on(&cpu), name);
+        }
+    }
+
+    #[test]
+    fn a_half_weight_multiplies_in_its_type_and_returns_f32() {
+        let cpu = Device::flex();
+        let x: Tensor<2> = Tensor::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [1, 3]), &cpu);
+        let w: Tensor<2> = Tensor::from_data(
+            TensorData::new(vec![0.5f32, 1.0, 1.5, 2.0, 2.5, 3.0], [3, 2]),
+            &cpu,
+        );
+        for dtype in [DType::F16, DType::BF16] {
+            let y = product(x.clone(), w.clone().cast(dtype));
+            assert_eq!(y.dtype(), DType::F32);
+            // Exact in either half type: 1·0.5 + 2·1.5 + 3·2.5 = 11, 1·1 + 2·2 + 3·3 = 14.
+            assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), [11.0, 14.0]);
+        }
+    }
 }

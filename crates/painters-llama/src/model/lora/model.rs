@@ -148,6 +148,11 @@ fn add_columns(block: &mut DecoderBlock, t: LoraTarget, delta: Tensor<2>) -> Res
     if start > 0 {
         parts.push(w.clone().narrow(1, 0, start));
     }
+    let delta = if delta.dtype() == w.dtype() {
+        delta
+    } else {
+        delta.cast(w.dtype())
+    };
     parts.push(w.clone().narrow(1, start, len) + delta);
     if start + len < o {
         parts.push(w.clone().narrow(1, start + len, o - start - len));
