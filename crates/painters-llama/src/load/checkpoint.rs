@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use burn::tensor::{DType, Device, Tensor};
 use painters::weights::{HostTensor, RawDtype, TensorSource, WeightError};
@@ -17,10 +18,28 @@ use crate::model::linear::Linear;
 use crate::model::norm::Norm;
 use crate::model::weight::{Weight, WeightMode};
 
+/// A matrix as a file stores it.
+pub(crate) struct StoredMatrix {
+    pub m: QMatrix,
+    /// Where the file keeps the rows in another order than the model uses (llama.cpp's Q/K
+    /// permutation): model row `j` is stored row `rows[j]`. None: the model's order.
+    pub rows: Option<Vec<usize>>,
+}
+
+impl StoredMatrix {
+    /// The matrix with its rows in the model's order (moved into a new buffer where they are not).
+    fn in_model_order(self) -> Result<QMatrix, painters_kernels::KernelError> {
+        match self.rows {
+            None => Ok(self.m),
+            Some(rows) => self.m.select_rows(&rows),
+        }
+    }
+}
+
 /// A source that can hand out matrices in their stored format (GGUF blocks), rather than f32.
 pub(crate) trait PackedSource {
     /// The stored matrix `name` (`[out, in]`), or None where the source stores it otherwise.
-    fn matrix(&self, name: &str) -> Result<Option<QMatrix>, WeightError>;
+    fn matrix(&self, name: &str) -> Result<Option<StoredMatrix>, WeightError>;
 }
 
 /// A safetensors tensor's bytes as a matrix, borrowed from the file's memory map.
@@ -76,6 +95,14 @@ fn fused_transposed(parts: Vec<HostTensor>) -> HostTensor {
         data,
     }
     .transposed()
+}
+
+/// One packed matrix in the model's row order.
+fn packed(m: QMatrix) -> Weight {
+    Weight::Packed {
+        parts: vec![m],
+        columns: None,
+    }
 }
 
 /// Concatenated vectors.
@@ -202,13 +229,28 @@ impl<'a> Checkpoint<'a> {
         })
     }
 
-    /// Matrix `name` (`[out, in]`) in the checkpoint's weight mode, on the host: as stored
-    /// (`Native`), or converted once to f16 / bf16 where the file holds something else.
+    /// Matrix `name` (`[out, in]`) in the checkpoint's weight mode, on the host, its rows in the
+    /// model's order: as stored (`Native`), or converted once to f16 / bf16 where the file holds
+    /// something else.
     pub(crate) fn packed_matrix(
         &self,
         name: &str,
-        (out, inp): (usize, usize),
+        shape: (usize, usize),
     ) -> Result<QMatrix, WeightError> {
+        self.packed_part(name, shape)?
+            .in_model_order()
+            .map_err(|e| WeightError::Other {
+                path: self.src.path().to_path_buf(),
+                message: format!("tensor `{name}`: {e}"),
+            })
+    }
+
+    /// [`Checkpoint::packed_matrix`] with the rows as the file stores them.
+    fn packed_part(
+        &self,
+        name: &str,
+        (out, inp): (usize, usize),
+    ) -> Result<StoredMatrix, WeightError> {
         let shape = self.src.shape(name).ok_or_else(|| WeightError::Missing {
             path: self.src.path().to_path_buf(),
             tensor: name.to_string(),
@@ -224,7 +266,7 @@ impl<'a> Checkpoint<'a> {
         }
         let stored = match self.packed {
             Some(p) => p.matrix(name)?,
-            None => raw_matrix(self.src, name)?,
+            None => raw_matrix(self.src, name)?.map(|m| StoredMatrix { m, rows: None }),
         };
         let want = match self.mode {
             WeightMode::F16 => Some(WeightType::F16),
@@ -232,11 +274,13 @@ impl<'a> Checkpoint<'a> {
             WeightMode::Native | WeightMode::F32 => None,
         };
         let m = match (stored, want) {
-            (Some(m), None) => m,
-            (Some(m), Some(t)) if m.ty() == t => m,
+            (Some(s), None) => s,
+            (Some(s), Some(t)) if s.m.ty() == t => s,
             (_, want) => {
+                // Read in the model's order (the source undoes any row permutation).
                 let t = self.src.read(name)?;
-                self.convert(name, want.unwrap_or(WeightType::F32), (out, inp), &t.data)?
+                let m = self.convert(name, want.unwrap_or(WeightType::F32), (out, inp), &t.data)?;
+                StoredMatrix { m, rows: None }
             }
         };
         self.used.borrow_mut().insert(name.to_string());
@@ -276,11 +320,26 @@ impl<'a> Checkpoint<'a> {
                 device,
             ))));
         }
-        parts
+        let stored = parts
             .iter()
-            .map(|(n, rows)| self.packed_matrix(n, (*rows, d)))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Weight::Packed)
+            .map(|(n, rows)| self.packed_part(n, (*rows, d)))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Parts whose rows the file permutes stay as mapped; the product reorders its outputs.
+        let columns = stored.iter().any(|s| s.rows.is_some()).then(|| {
+            let mut columns = Vec::new();
+            for s in &stored {
+                let start = columns.len();
+                match &s.rows {
+                    Some(rows) => columns.extend(rows.iter().map(|&r| start + r)),
+                    None => columns.extend(start..start + s.m.rows()),
+                }
+            }
+            Arc::from(columns)
+        });
+        Ok(Weight::Packed {
+            parts: stored.into_iter().map(|s| s.m).collect(),
+            columns,
+        })
     }
 
     /// A `[out, in]` projection, with its bias when `bias`.
@@ -348,25 +407,20 @@ impl<'a> Checkpoint<'a> {
                     (Some(dtype), _) => {
                         Weight::Dense(Box::new(self.upload(t.transposed(), dtype, device)))
                     }
-                    (None, WeightMode::F16) => Weight::Packed(vec![self.convert(
+                    (None, WeightMode::F16) => packed(self.convert(
                         &w(m),
                         WeightType::F16,
                         (rows, d),
                         &t.data,
-                    )?]),
-                    (None, WeightMode::BF16) => Weight::Packed(vec![self.convert(
+                    )?),
+                    (None, WeightMode::BF16) => packed(self.convert(
                         &w(m),
                         WeightType::BF16,
                         (rows, d),
                         &t.data,
-                    )?]),
+                    )?),
                     (None, WeightMode::Native | WeightMode::F32) => {
-                        Weight::Packed(vec![self.convert(
-                            &w(m),
-                            WeightType::F32,
-                            (rows, d),
-                            &t.data,
-                        )?])
+                        packed(self.convert(&w(m), WeightType::F32, (rows, d), &t.data)?)
                     }
                 };
                 let b = bias

@@ -333,7 +333,7 @@ impl GgufSource {
 }
 
 impl super::PackedSource for GgufSource {
-    fn matrix(&self, name: &str) -> Result<Option<painters_kernels::QMatrix>, WeightError> {
+    fn matrix(&self, name: &str) -> Result<Option<super::StoredMatrix>, WeightError> {
         let other = |message: String| WeightError::Other {
             path: self.file.path().to_path_buf(),
             message,
@@ -352,10 +352,10 @@ impl super::PackedSource for GgufSource {
             }
         });
         let Some(h) = heads else {
-            return Ok(Some(m));
+            return Ok(Some(super::StoredMatrix { m, rows: None }));
         };
-        // Undo llama.cpp's Q/K row permutation by moving whole (quantised) rows: within each head,
-        // GGUF row 2i + j goes back to HF row j·half + i.
+        // llama.cpp's Q/K row permutation, as the order to read the rows in (the rows stay where
+        // the file maps them): within each head, HF row j·half + i is GGUF row 2i + j.
         let rows = m.rows();
         if h == 0 || rows % (2 * h) != 0 {
             return Err(other(format!(
@@ -368,9 +368,10 @@ impl super::PackedSource for GgufSource {
                 (0..2).flat_map(move |j| (0..half).map(move |i| head * 2 * half + 2 * i + j))
             })
             .collect();
-        m.select_rows(&order)
-            .map(Some)
-            .map_err(|e| other(format!("tensor `{name}`: {e}")))
+        Ok(Some(super::StoredMatrix {
+            m,
+            rows: Some(order),
+        }))
     }
 }
 

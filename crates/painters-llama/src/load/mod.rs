@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use painters::weights::{SafetensorsCheckpoint, TensorSource, WeightError};
 
-pub(crate) use checkpoint::{Checkpoint, PackedSource};
+pub(crate) use checkpoint::{Checkpoint, PackedSource, StoredMatrix};
 pub use gguf::GgufSource;
 
 use crate::config::{DecoderConfig, Residual};
@@ -150,7 +150,10 @@ impl DecoderModel {
                     dtype,
                     device,
                 ))),
-                None => Weight::Packed(vec![ckpt.packed_matrix(&head_name, (c.vocab_size, d))?]),
+                None => Weight::Packed {
+                    parts: vec![ckpt.packed_matrix(&head_name, (c.vocab_size, d))?],
+                    columns: None,
+                },
             })
         } else if c.tie_word_embeddings {
             None

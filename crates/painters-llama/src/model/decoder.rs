@@ -219,12 +219,14 @@ impl DecoderModel {
             _ => None,
         };
         let packed = match (&self.head, &self.embed) {
-            (Some(Weight::Packed(parts)), _) => Some(parts.as_slice()),
-            (None, Table::Packed(q)) => Some(std::slice::from_ref(q)),
+            (Some(Weight::Packed { parts, columns }), _) => {
+                Some((parts.as_slice(), columns.as_deref()))
+            }
+            (None, Table::Packed(q)) => Some((std::slice::from_ref(q), None)),
             _ => None,
         };
-        if let Some(parts) = packed {
-            return self.softcapped(packed_forward(normed, parts));
+        if let Some((parts, columns)) = packed {
+            return self.softcapped(packed_forward(normed, parts, columns));
         }
         let x = normed.reshape([b * s, d]);
         let parts = if split && b * s < HEAD_SPLIT_ROWS {

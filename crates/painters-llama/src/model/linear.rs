@@ -36,7 +36,7 @@ impl Linear {
     pub(crate) fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let y = match &self.w {
             Weight::Dense(w) => project(x, w),
-            Weight::Packed(parts) => packed_forward(x, parts),
+            Weight::Packed { parts, columns } => packed_forward(x, parts, columns.as_deref()),
         };
         add_bias(y, self.b.clone())
     }
@@ -88,7 +88,7 @@ impl Linear {
     pub(crate) fn dense(&self) -> Option<&Tensor<2>> {
         match &self.w {
             Weight::Dense(w) => Some(&**w),
-            Weight::Packed(_) => None,
+            Weight::Packed { .. } => None,
         }
     }
 }

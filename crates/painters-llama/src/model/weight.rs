@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use painters_kernels::QMatrix;
@@ -156,7 +157,14 @@ pub(crate) enum Weight {
     Dense(Box<Tensor<2>>),
     /// Row blocks `[out_i, in]` on the host, in their storage format; stacked they are `[out, in]`
     /// (fused projections whose parts have different storage types stay separate blocks).
-    Packed(Vec<QMatrix>),
+    Packed {
+        parts: Vec<QMatrix>,
+        /// Where the stacked rows are not in the model's order (a GGUF's Q/K rows, permuted by
+        /// llama.cpp's converter, kept as the file maps them): output column `j` is stored row
+        /// `columns[j]`. The product's outputs are reordered, which costs `m · out` copies instead
+        /// of a heap copy of the matrix at load.
+        columns: Option<Arc<[usize]>>,
+    },
 }
 
 impl Weight {
@@ -164,7 +172,7 @@ impl Weight {
     pub(crate) fn out_dim(&self) -> usize {
         match self {
             Weight::Dense(w) => w.dims()[1],
-            Weight::Packed(parts) => parts.iter().map(QMatrix::rows).sum(),
+            Weight::Packed { parts, .. } => parts.iter().map(QMatrix::rows).sum(),
         }
     }
 
@@ -175,13 +183,35 @@ impl Weight {
                 let [i, o] = w.dims();
                 i * o * w.dtype().size()
             }
-            Weight::Packed(parts) => parts.iter().map(QMatrix::bytes_len).sum(),
+            Weight::Packed { parts, .. } => parts.iter().map(QMatrix::bytes_len).sum(),
         }
     }
 }
 
-/// `x · Wᵀ` over host-packed row blocks: `x: [m, in]` row-major → `[m, out]`.
-pub(crate) fn packed_product(x: &[f32], m: usize, parts: &[QMatrix]) -> Vec<f32> {
+/// `x · Wᵀ` over host-packed row blocks: `x: [m, in]` row-major → `[m, out]`, output column `j`
+/// taken from stored row `columns[j]` when given.
+pub(crate) fn packed_product(
+    x: &[f32],
+    m: usize,
+    parts: &[QMatrix],
+    columns: Option<&[usize]>,
+) -> Vec<f32> {
+    let y = stacked_product(x, m, parts);
+    let Some(columns) = columns else {
+        return y;
+    };
+    let out = columns.len();
+    let mut z = vec![0f32; y.len()];
+    for (src, dst) in y.chunks_exact(out).zip(z.chunks_exact_mut(out)) {
+        for (d, &c) in dst.iter_mut().zip(columns) {
+            *d = src[c];
+        }
+    }
+    z
+}
+
+/// `x · Wᵀ` over the row blocks as stored.
+fn stacked_product(x: &[f32], m: usize, parts: &[QMatrix]) -> Vec<f32> {
     let out: usize = parts.iter().map(QMatrix::rows).sum();
     let mut y = vec![0f32; m * out];
     if let [only] = parts {
@@ -220,10 +250,14 @@ pub(crate) fn host_f32<const D: usize>(x: Tensor<D>) -> Vec<f32> {
 }
 
 /// `[b, s, in] · Wᵀ` for host-packed `W` → `[b, s, out]` on `x`'s device.
-pub(crate) fn packed_forward(x: Tensor<3>, parts: &[QMatrix]) -> Tensor<3> {
+pub(crate) fn packed_forward(
+    x: Tensor<3>,
+    parts: &[QMatrix],
+    columns: Option<&[usize]>,
+) -> Tensor<3> {
     let [b, s, _] = x.dims();
     let device: Device = x.device();
-    let y = packed_product(&host_f32(x), b * s, parts);
+    let y = packed_product(&host_f32(x), b * s, parts, columns);
     let out = y.len() / (b * s).max(1);
     Tensor::from_data(TensorData::new(y, [b, s, out]), &device)
 }

@@ -52,7 +52,12 @@ fn hash_tensor<const D: usize>(h: &mut impl std::hash::Hasher, t: &Tensor<D>) {
 fn hash_weight(h: &mut impl std::hash::Hasher, w: &Weight) {
     match w {
         Weight::Dense(t) => hash_tensor(h, &**t),
-        Weight::Packed(parts) => parts.iter().for_each(|p| h.write(p.bytes())),
+        Weight::Packed { parts, columns } => {
+            parts.iter().for_each(|p| h.write(p.bytes()));
+            if let Some(c) = columns {
+                c.iter().for_each(|&i| h.write_usize(i));
+            }
+        }
     }
 }
 
