@@ -407,18 +407,12 @@ impl<'a> Checkpoint<'a> {
                     (Some(dtype), _) => {
                         Weight::Dense(Box::new(self.upload(t.transposed(), dtype, device)))
                     }
-                    (None, WeightMode::F16) => packed(self.convert(
-                        &w(m),
-                        WeightType::F16,
-                        (rows, d),
-                        &t.data,
-                    )?),
-                    (None, WeightMode::BF16) => packed(self.convert(
-                        &w(m),
-                        WeightType::BF16,
-                        (rows, d),
-                        &t.data,
-                    )?),
+                    (None, WeightMode::F16) => {
+                        packed(self.convert(&w(m), WeightType::F16, (rows, d), &t.data)?)
+                    }
+                    (None, WeightMode::BF16) => {
+                        packed(self.convert(&w(m), WeightType::BF16, (rows, d), &t.data)?)
+                    }
                     (None, WeightMode::Native | WeightMode::F32) => {
                         packed(self.convert(&w(m), WeightType::F32, (rows, d), &t.data)?)
                     }
