@@ -76,7 +76,9 @@ fn last_logits(logits: Tensor<3>) -> Result<Vec<f32>, LlamaError> {
     logits
         .narrow(1, s - 1, 1)
         .reshape([b * v])
-        .into_data()
+        .try_into_data()
+        // A device that ran out of memory says so here (burn reports failures when data is read).
+        .map_err(|e| LlamaError::Input(format!("reading logits from the device: {e}")))?
         .try_to_vec::<f32>()
         .map_err(|e| LlamaError::Input(format!("reading logits: {e:?}")))
 }

@@ -151,7 +151,9 @@ pub fn forward_once(
 ) -> Result<(), LlamaError> {
     let logits = model.forward_with(plan, x, None, &mut (), options)?;
     let [_, s, _] = logits.dims();
-    black_box(logits.narrow(1, s.saturating_sub(1), 1).into_data());
+    let read = logits.narrow(1, s.saturating_sub(1), 1).try_into_data();
+    // A device that ran out of memory says so here (burn reports failures when data is read).
+    black_box(read.map_err(|e| LlamaError::Input(format!("reading logits from the device: {e}")))?);
     Ok(())
 }
 
@@ -164,7 +166,9 @@ pub fn straight_line_once(model: &LlamaModel, x: &LlamaInput) -> Result<(), Llam
     }
     let logits = model.head(h, &mut ());
     let [_, s, _] = logits.dims();
-    black_box(logits.narrow(1, s.saturating_sub(1), 1).into_data());
+    let read = logits.narrow(1, s.saturating_sub(1), 1).try_into_data();
+    // A device that ran out of memory says so here (burn reports failures when data is read).
+    black_box(read.map_err(|e| LlamaError::Input(format!("reading logits from the device: {e}")))?);
     Ok(())
 }
 
