@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::{DType, Device};
 use painters::weights::{HostTensor, RawDtype, TensorSource, WeightError};
 use painters_kernels::{QMatrix, SharedBuffer, WeightBytes, WeightType};
 
@@ -16,7 +16,7 @@ use crate::error::DecoderError;
 use crate::family::names::{MlpNames, QkvNames, TensorNames};
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
-use crate::model::weight::{Weight, WeightMode};
+use crate::model::weight::{Weight, WeightMode, as_dtype};
 
 /// A matrix as a file stores it.
 pub(crate) struct StoredMatrix {
@@ -97,14 +97,6 @@ fn fused_transposed(parts: Vec<HostTensor>) -> HostTensor {
     .transposed()
 }
 
-/// One packed matrix in the model's row order.
-fn packed(m: QMatrix) -> Weight {
-    Weight::Packed {
-        parts: vec![m],
-        columns: None,
-    }
-}
-
 /// Concatenated vectors.
 fn concat(parts: Vec<HostTensor>) -> HostTensor {
     let data: Vec<f32> = parts.into_iter().flat_map(|p| p.data).collect();
@@ -167,21 +159,6 @@ impl<'a> Checkpoint<'a> {
             WeightMode::Native => None,
         };
         self
-    }
-
-    /// A host tensor on `device` as the model's dense matrix type.
-    pub(crate) fn upload<const D: usize>(
-        &self,
-        t: HostTensor,
-        dtype: DType,
-        device: &Device,
-    ) -> Tensor<D> {
-        let t: Tensor<D> = t.to_device(device);
-        if dtype == DType::F32 {
-            t
-        } else {
-            t.cast(dtype)
-        }
     }
 
     /// Reads `name` with shape `shape`, recording it as used.
@@ -268,11 +245,7 @@ impl<'a> Checkpoint<'a> {
             Some(p) => p.matrix(name)?,
             None => raw_matrix(self.src, name)?.map(|m| StoredMatrix { m, rows: None }),
         };
-        let want = match self.mode {
-            WeightMode::F16 => Some(WeightType::F16),
-            WeightMode::BF16 => Some(WeightType::BF16),
-            WeightMode::Native | WeightMode::F32 => None,
-        };
+        let want = self.mode.half_type();
         let m = match (stored, want) {
             (Some(s), None) => s,
             (Some(s), Some(t)) if s.m.ty() == t => s,
@@ -314,10 +287,9 @@ impl<'a> Checkpoint<'a> {
                 .iter()
                 .map(|(n, rows)| self.read(n, &[*rows, d]))
                 .collect::<Result<Vec<_>, _>>()?;
-            return Ok(Weight::Dense(Box::new(self.upload(
-                fused_transposed(ts),
+            return Ok(Weight::Dense(Box::new(as_dtype(
+                fused_transposed(ts).to_device(device),
                 dtype,
-                device,
             ))));
         }
         let stored = parts
@@ -403,18 +375,13 @@ impl<'a> Checkpoint<'a> {
                 let rows = 3 * heads * hd;
                 // The per-head grouping is undone in f32; packed modes store the result.
                 let t = ungroup_heads(self.read(&w(m), &[rows, d])?, heads, hd);
-                let weight = match (self.dense, self.mode) {
-                    (Some(dtype), _) => {
-                        Weight::Dense(Box::new(self.upload(t.transposed(), dtype, device)))
+                let weight = match self.dense {
+                    Some(dtype) => {
+                        Weight::Dense(Box::new(as_dtype(t.transposed().to_device(device), dtype)))
                     }
-                    (None, WeightMode::F16) => {
-                        packed(self.convert(&w(m), WeightType::F16, (rows, d), &t.data)?)
-                    }
-                    (None, WeightMode::BF16) => {
-                        packed(self.convert(&w(m), WeightType::BF16, (rows, d), &t.data)?)
-                    }
-                    (None, WeightMode::Native | WeightMode::F32) => {
-                        packed(self.convert(&w(m), WeightType::F32, (rows, d), &t.data)?)
+                    None => {
+                        let ty = self.mode.half_type().unwrap_or(WeightType::F32);
+                        Weight::packed(self.convert(&w(m), ty, (rows, d), &t.data)?)
                     }
                 };
                 let b = bias

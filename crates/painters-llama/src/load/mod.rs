@@ -17,7 +17,7 @@ pub(crate) use checkpoint::{Checkpoint, PackedSource, StoredMatrix};
 pub use gguf::GgufSource;
 
 use crate::config::{DecoderConfig, Residual};
-use crate::model::weight::Weight;
+use crate::model::weight::{Weight, as_dtype};
 use crate::model::{
     BlockSpec, DecoderBlock, DecoderError, DecoderModel, ExecSettings, Table, WeightMode,
 };
@@ -93,10 +93,10 @@ impl DecoderModel {
         let (d, hd) = (c.hidden_size, c.head_dim);
         let embed_name = format!("{}.weight", names.embed);
         let embed = match ckpt.dense {
-            Some(dtype) => Table::Dense(ckpt.upload(
-                ckpt.read(&embed_name, &[c.vocab_size, d])?,
+            Some(dtype) => Table::Dense(as_dtype(
+                ckpt.read(&embed_name, &[c.vocab_size, d])?
+                    .to_device(device),
                 dtype,
-                device,
             )),
             None => Table::Packed(ckpt.packed_matrix(&embed_name, (c.vocab_size, d))?),
         };
@@ -145,15 +145,13 @@ impl DecoderModel {
         let head_name = format!("{}.weight", names.head);
         let head = if ckpt.contains(&head_name) {
             Some(match ckpt.dense {
-                Some(dtype) => Weight::Dense(Box::new(ckpt.upload(
-                    ckpt.read(&head_name, &[c.vocab_size, d])?.transposed(),
+                Some(dtype) => Weight::Dense(Box::new(as_dtype(
+                    ckpt.read(&head_name, &[c.vocab_size, d])?
+                        .transposed()
+                        .to_device(device),
                     dtype,
-                    device,
                 ))),
-                None => Weight::Packed {
-                    parts: vec![ckpt.packed_matrix(&head_name, (c.vocab_size, d))?],
-                    columns: None,
-                },
+                None => Weight::packed(ckpt.packed_matrix(&head_name, (c.vocab_size, d))?),
             })
         } else if c.tie_word_embeddings {
             None

@@ -14,7 +14,7 @@ use super::input::DecoderInput;
 use super::norm::Norm;
 use super::settings::{ExecSettings, HEAD_SPLIT_ROWS, PROJECTION_SPLIT_MIN_ROWS};
 use super::stacked::StackedCache;
-use super::weight::{Weight, WeightMode, packed_forward, product};
+use super::weight::{Weight, WeightMode, as_dtype, packed_forward, product};
 use crate::config::DecoderConfig;
 use crate::error::DecoderError;
 
@@ -337,12 +337,7 @@ impl Transformer for DecoderModel {
                 let ids: Vec<i64> = input.ids.iter().map(|&i| i as i64).collect();
                 let ids: Tensor<1, Int> =
                     Tensor::from_data(TensorData::new(ids, [b * s]), &self.device);
-                let rows = e.clone().select(0, ids).reshape([b, s, d]);
-                if rows.dtype() == DType::F32 {
-                    rows
-                } else {
-                    rows.cast(DType::F32)
-                }
+                as_dtype(e.clone().select(0, ids).reshape([b, s, d]), DType::F32)
             }
             Table::Packed(q) => {
                 let rows: Vec<usize> = input.ids.iter().map(|&i| i as usize).collect();

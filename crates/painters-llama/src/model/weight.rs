@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use painters_kernels::QMatrix;
+use painters_kernels::{QMatrix, WeightType};
 
 use crate::error::DecoderError;
 
@@ -48,6 +48,15 @@ impl WeightMode {
 }
 
 impl WeightMode {
+    /// The half type this mode converts host-packed matrices to (None: kept as stored, or f32).
+    pub(crate) fn half_type(self) -> Option<WeightType> {
+        match self {
+            WeightMode::F16 => Some(WeightType::F16),
+            WeightMode::BF16 => Some(WeightType::BF16),
+            WeightMode::Native | WeightMode::F32 => None,
+        }
+    }
+
     /// The stated bound on the largest |logit difference| from the f32 path, relative to the
     /// largest |f32 logit|, on the fixture models (6 blocks of random std-0.2 weights): what
     /// `painters conformance --weights` and the weight-mode tests hold each mode to.
@@ -141,13 +150,14 @@ impl FromStr for WeightMode {
 /// accumulates in f32 — and the result returns to f32, so everything around the products (norms,
 /// attention, softmax, the residual stream) stays f32.
 pub(crate) fn product<const D: usize>(x: Tensor<D>, w: Tensor<D>) -> Tensor<D> {
+    let out = x.dtype();
     let dtype = w.dtype();
-    if x.dtype() == dtype {
-        x.matmul(w)
-    } else {
-        let out = x.dtype();
-        x.cast(dtype).matmul(w).cast(out)
-    }
+    as_dtype(as_dtype(x, dtype).matmul(w), out)
+}
+
+/// `t` as `dtype`; untouched (no backend call) where it already is, as on the f32 path.
+pub(crate) fn as_dtype<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
+    if t.dtype() == dtype { t } else { t.cast(dtype) }
 }
 
 /// A `[out, in]` matrix.
@@ -168,6 +178,14 @@ pub(crate) enum Weight {
 }
 
 impl Weight {
+    /// One host-packed matrix, its rows in the model's order.
+    pub(crate) fn packed(m: QMatrix) -> Weight {
+        Weight::Packed {
+            parts: vec![m],
+            columns: None,
+        }
+    }
+
     /// Output features.
     pub(crate) fn out_dim(&self) -> usize {
         match self {
