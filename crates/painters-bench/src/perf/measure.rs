@@ -11,6 +11,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use burn::tensor::Tensor;
 use painters::Plan;
 use painters::exec::{Block, ExecOptions, Transformer};
 use painters_llama::generate::{GenerateOptions, generate};
@@ -150,11 +151,7 @@ pub fn forward_once(
     options: ExecOptions,
 ) -> Result<(), LlamaError> {
     let logits = model.forward_with(plan, x, None, &mut (), options)?;
-    let [_, s, _] = logits.dims();
-    let read = logits.narrow(1, s.saturating_sub(1), 1).try_into_data();
-    // A device that ran out of memory says so here (burn reports failures when data is read).
-    black_box(read.map_err(|e| LlamaError::Input(format!("reading logits from the device: {e}")))?);
-    Ok(())
+    wait_for_last(logits)
 }
 
 /// One forward pass without the executor: embedding, every block in order, head, as a hand-written
@@ -165,9 +162,15 @@ pub fn straight_line_once(model: &LlamaModel, x: &LlamaInput) -> Result<(), Llam
         h = block.forward(h, &ctx, None, false).hidden;
     }
     let logits = model.head(h, &mut ());
+    wait_for_last(logits)
+}
+
+/// Reads the last position's logits back to the host (a small copy, which also synchronises
+/// asynchronous devices). A device that failed while computing, e.g. out of memory, says so here:
+/// burn reports such failures when data is read.
+fn wait_for_last(logits: Tensor<3>) -> Result<(), LlamaError> {
     let [_, s, _] = logits.dims();
     let read = logits.narrow(1, s.saturating_sub(1), 1).try_into_data();
-    // A device that ran out of memory says so here (burn reports failures when data is read).
     black_box(read.map_err(|e| LlamaError::Input(format!("reading logits from the device: {e}")))?);
     Ok(())
 }
